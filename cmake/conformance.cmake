@@ -1,0 +1,10 @@
+# The conformance suite: `diffusiond conformance DIR` on the shared reference fixtures.
+if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
+  add_test(NAME conformance_shared_fixtures
+           COMMAND diffusiond conformance "${DD_SHARED_DIR}/fixtures")
+else()
+  message(STATUS "No reference fixtures at ${DD_SHARED_DIR}/fixtures: conformance tests are skipped")
+  add_test(NAME conformance_shared_fixtures
+           COMMAND ${CMAKE_COMMAND} -E echo "SKIPPED: no fixtures at ${DD_SHARED_DIR}/fixtures")
+  set_tests_properties(conformance_shared_fixtures PROPERTIES SKIP_REGULAR_EXPRESSION "SKIPPED")
+endif()

@@ -1,0 +1,54 @@
+#include "models/weights.h"
+
+#include "io/tensor_file.h"
+#include "util/error.h"
+
+namespace dd::models {
+
+FileWeights::FileWeights(std::shared_ptr<const io::SafetensorsFile> file, std::string prefix,
+                         KeyRename rename)
+    : file_(std::move(file)), prefix_(std::move(prefix)), rename_(std::move(rename)) {}
+
+std::string FileWeights::stored_key(const std::string& name) const {
+  return prefix_ + (rename_ ? rename_(name) : name);
+}
+
+torch::Tensor FileWeights::get(const std::string& name) const {
+  return io::load_tensor(*file_, stored_key(name), torch::kFloat32);
+}
+
+bool FileWeights::has(const std::string& name) const { return file_->contains(stored_key(name)); }
+
+namespace {
+
+std::vector<int64_t> without_trailing_ones(at::IntArrayRef sizes) {
+  std::vector<int64_t> out(sizes.begin(), sizes.end());
+  while (!out.empty() && out.back() == 1) out.pop_back();
+  return out;
+}
+
+void copy_into(torch::Tensor& target, torch::Tensor value, const std::string& part,
+               const std::string& name) {
+  if (value.sizes() != target.sizes()) {
+    if (without_trailing_ones(value.sizes()) != without_trailing_ones(target.sizes()))
+      throw Error(part + ": tensor '" + name + "' has shape " + c10::str(value.sizes()) +
+                  " but the model expects " + c10::str(target.sizes()) +
+                  " (checkpoint and architecture disagree)");
+    value = value.reshape(target.sizes());
+  }
+  torch::NoGradGuard no_grad;
+  target.copy_(value);
+}
+
+}  // namespace
+
+void load_weights(torch::nn::Module& module, const WeightSource& source, const std::string& part) {
+  for (auto& item : module.named_parameters(/*recurse=*/true)) {
+    copy_into(item.value(), source.get(item.key()), part, item.key());
+  }
+  for (auto& item : module.named_buffers(/*recurse=*/true)) {
+    copy_into(item.value(), source.get(item.key()), part, item.key());
+  }
+}
+
+}  // namespace dd::models

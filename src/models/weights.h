@@ -1,0 +1,48 @@
+#pragma once
+// Loading named weights into modules. Modules name their parameters as diffusers/transformers
+// do (`down_blocks.0.attentions.0.proj_in.weight`); a WeightSource answers for those names,
+// whatever the checkpoint layout (see checkpoint_keys.h for the single-file names).
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+
+namespace dd::models {
+
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  // The stored tensor for a canonical name, as float32 (F16/BF16 are upcast exactly).
+  // A missing tensor is a dd::Error naming the file and the stored key.
+  virtual torch::Tensor get(const std::string& name) const = 0;
+  virtual bool has(const std::string& name) const = 0;
+};
+
+// Maps a canonical (diffusers) name to the key stored in the file; the identity by default.
+using KeyRename = std::function<std::string(const std::string&)>;
+
+// Reads one prefix of a safetensors file, renaming keys.
+class FileWeights : public WeightSource {
+ public:
+  FileWeights(std::shared_ptr<const io::SafetensorsFile> file, std::string prefix,
+              KeyRename rename = nullptr);
+  torch::Tensor get(const std::string& name) const override;
+  bool has(const std::string& name) const override;
+  std::string stored_key(const std::string& name) const;
+
+ private:
+  std::shared_ptr<const io::SafetensorsFile> file_;
+  std::string prefix_;
+  KeyRename rename_;
+};
+
+// Copies every parameter and buffer of `module` from `source`. A missing tensor or a shape that
+// disagrees is a dd::Error naming `part` and the tensor. Shapes that differ only by trailing
+// size-1 dimensions (a 1x1 conv stored for a linear layer, as in LDM VAE attention) are reshaped.
+void load_weights(torch::nn::Module& module, const WeightSource& source, const std::string& part);
+
+}  // namespace dd::models

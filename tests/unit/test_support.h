@@ -1,0 +1,24 @@
+#pragma once
+// Shared helpers for the unit tests: where the reference fixtures are, and skipping clearly
+// when they are absent.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "io/fixtures.h"
+
+namespace dd::test {
+
+// ../shared/fixtures (DD_SHARED_DIR at configure time), or "" when absent.
+std::string fixtures_dir();
+std::string shared_dir();
+// The parsed fixtures, loaded once per process.
+const io::FixtureSet& fixtures();
+
+}  // namespace dd::test
+
+#define DD_REQUIRE_FIXTURES()                                                                 \
+  do {                                                                                        \
+    if (::dd::test::fixtures_dir().empty())                                                   \
+      GTEST_SKIP() << "no reference fixtures at " << ::dd::test::shared_dir() << "/fixtures"; \
+  } while (0)
