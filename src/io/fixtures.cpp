@@ -14,11 +14,43 @@ const nlohmann::json& null_json() {
   return value;
 }
 
+// Python's json module writes Infinity, -Infinity and NaN (e.g. a scheduler's
+// lambda_min_clipped), which strict JSON parsers reject. Outside strings they become the largest
+// finite doubles (no value in a fixture comes near them) and null.
+std::string python_json_to_strict(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size())
+        out += text[++i];
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (text.compare(i, 8, "Infinity") == 0) {
+      out += "1.7976931348623157e308";
+      i += 7;
+    } else if (text.compare(i, 3, "NaN") == 0) {
+      out += "null";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot open");
+  const std::string text(std::istreambuf_iterator<char>(in), {});
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(python_json_to_strict(text));
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": invalid JSON (" + e.what() + ")");
   }

@@ -43,9 +43,9 @@ T optional(const nlohmann::json& config, const char* key, T fallback) {
 }
 
 Family parse_family(const std::string& name) {
-  if (name == "sd1") return Family::SD1;
+  if (name == "sd1" || name == "sd1-inpaint") return Family::SD1;
   if (name == "sd2") return Family::SD2;
-  if (name == "sdxl") return Family::SDXL;
+  if (name == "sdxl" || name == "sdxl-inpaint") return Family::SDXL;
   throw Error("config: unknown model family '" + name + "' (sd1, sd2, sdxl)");
 }
 
