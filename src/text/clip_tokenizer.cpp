@@ -1,5 +1,6 @@
 #include "text/clip_tokenizer.h"
 
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 

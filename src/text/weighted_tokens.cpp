@@ -1,6 +1,6 @@
 // Weighted prompts to token ids + per-token weights, and the weights applied to an encoder
 // output (declared in prompt_weights.h).
-#include <cmath>
+#include <algorithm>
 
 #include "text/prompt_weights.h"
 #include "util/error.h"

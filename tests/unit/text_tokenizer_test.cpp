@@ -1,6 +1,7 @@
 // The CLIP tokenizer against the reference ids of the `tokenizer` fixture case (transformers'
 // CLIPTokenizer with ftfy), and its handling of missing or corrupt vocabulary files.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
