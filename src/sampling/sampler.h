@@ -8,7 +8,8 @@
 //   x = noise * sampler->init_noise_sigma();          // txt2img
 //   x = sampler->run(x, 0, denoiser, &noise_source, on_step);
 //
-// Latents are kept in float32 whatever the model's dtype.
+// Latents are kept in float32 whatever the model's dtype. run() keeps per-run state in the
+// sampler: use one Sampler per job (not shared between threads).
 #include <torch/torch.h>
 
 #include <functional>
