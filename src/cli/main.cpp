@@ -1,14 +1,57 @@
 #include "cli/main.h"
 
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
 #include <iostream>
+#include <thread>
+
+#include "cli/conformance.h"
+#include "cli/generate_command.h"
+#include "util/error.h"
 
 namespace dd::cli {
 
+namespace {
+
+void add_conformance_command(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<ConformanceOptions>();
+  auto* cmd = app.add_subcommand(
+      "conformance", "Run every case of a reference fixtures directory against the engine");
+  cmd->add_option("dir", options->dir, "Folder with manifest.json (e.g. ../shared/fixtures)")
+      ->required();
+  cmd->add_option("--only", options->only, "Run only cases whose name contains this text");
+  cmd->add_flag("-v,--verbose", options->verbose, "Show every comparison of every case");
+  cmd->callback([options, &exit_code] { exit_code = run_conformance(*options, std::cout); });
+}
+
+}  // namespace
+
 int run(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  std::cerr << "diffusiond: not built yet\n";
-  return 1;
+  CLI::App app{"diffusiond: a self-hosted Stable Diffusion engine and server"};
+  app.require_subcommand(1);
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  app.add_option("--threads", threads, "Compute threads (default: all cores)")
+      ->check(CLI::Range(1, 256));
+  int exit_code = 1;
+  add_generate_command(app, exit_code);
+  add_conformance_command(app, exit_code);
+  app.parse_complete_callback([&threads] { at::set_num_threads(threads); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const Error& e) {
+    std::cerr << "diffusiond: error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "diffusiond: error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "diffusiond: error: " << e.what() << "\n";
+    return 1;
+  }
+  return exit_code;
 }
 
 }  // namespace dd::cli

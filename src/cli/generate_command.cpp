@@ -1,0 +1,148 @@
+#include "cli/generate_command.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <random>
+
+#include "io/image.h"
+#include "io/tensor_file.h"
+#include "pipeline/generate.h"
+#include "pipeline/image_tensor.h"
+#include "pipeline/parameters_text.h"
+#include "pipeline/sampler_names.h"
+
+namespace dd::cli {
+
+namespace {
+
+struct GenerateArgs {
+  pipeline::ModelSource source;
+  pipeline::GenerationRequest request;
+  std::string dtype = "fp32";
+  std::string init_image, mask, latents, output_latents, output;
+  std::vector<std::string> loras;
+  int64_t seed = -1;
+  bool quiet = false;
+};
+
+// OUT.png for one image; OUT-1.png .. OUT-N.png for several.
+std::string output_path(const std::string& output, int index, int count) {
+  if (count == 1) return output;
+  const std::filesystem::path path(output);
+  return (path.parent_path() /
+          (path.stem().string() + "-" + std::to_string(index + 1) + path.extension().string()))
+      .string();
+}
+
+torch::Tensor read_latents(const std::string& path) {
+  io::SafetensorsFile file(path);
+  auto latents = io::load_tensor(file, "latents", torch::kFloat32);
+  if (latents.dim() != 4) throw Error(path + ": 'latents' must be NCHW (4 dimensions)");
+  return latents;
+}
+
+void run_generate(GenerateArgs& args) {
+  auto& request = args.request;
+  args.source.dtype = args.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  request.seed =
+      args.seed >= 0 ? static_cast<uint64_t>(args.seed) : std::random_device{}() & 0xffffffffu;
+  for (const auto& lora : args.loras) request.loras.push_back(pipeline::parse_lora_spec(lora));
+  if (!args.init_image.empty())
+    request.init_image = pipeline::image_to_tensor(io::read_png(args.init_image));
+  if (!args.mask.empty()) request.mask = pipeline::mask_to_tensor(io::read_png(args.mask));
+  if (!args.latents.empty()) request.latents = read_latents(args.latents);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto model = pipeline::DiffusionModel::load(args.source);
+  const auto loaded = std::chrono::steady_clock::now();
+  pipeline::GenerationHooks hooks;
+  hooks.progress = [&](int step, int total) {
+    if (!args.quiet) std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
+    return true;
+  };
+  const auto result = pipeline::generate(*model, request, hooks);
+  const auto done = std::chrono::steady_clock::now();
+  if (!args.quiet) std::cerr << "\n";
+
+  const int count = static_cast<int>(result.images.size(0));
+  const int height = static_cast<int>(result.images.size(1));
+  const int width = static_cast<int>(result.images.size(2));
+  const std::string model_name = std::filesystem::path(args.source.path).stem().string();
+  for (int i = 0; i < count; ++i) {
+    const auto image = pipeline::tensor_to_image(result.images[i].permute({2, 0, 1}));
+    const std::string path = output_path(args.output, i, count);
+    io::write_png(path, image,
+                  {{"parameters", pipeline::parameters_text(request, result.seeds[i], width, height,
+                                                            model_name)}});
+    std::cout << path << " (seed " << result.seeds[i] << ")\n";
+  }
+  if (!args.output_latents.empty())
+    io::save_safetensors(args.output_latents, {{"latents", result.latents}});
+  using seconds = std::chrono::duration<double>;
+  if (!args.quiet)
+    std::cerr << "loaded in " << seconds(loaded - start).count() << " s, generated in "
+              << seconds(done - loaded).count() << " s\n";
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<GenerateArgs>();
+  auto* cmd = app.add_subcommand("generate",
+                                 "Generate images from a prompt (txt2img, img2img, inpainting)");
+  auto& r = args->request;
+  cmd->add_option("--model", args->source.path,
+                  "Checkpoint: a .safetensors file or a diffusers folder")
+      ->required();
+  cmd->add_option("--config", args->source.config_json,
+                  "Architecture JSON for models of non-standard size");
+  cmd->add_option("--tokenizer", args->source.tokenizer_dir,
+                  "Folder with vocab.json and merges.txt");
+  cmd->add_option("--prompt", r.prompt, "What to draw; A1111 (word:1.2) weights are understood")
+      ->required();
+  cmd->add_option("--negative-prompt", r.negative_prompt, "What to avoid");
+  cmd->add_option("--steps", r.steps, "Sampling steps")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 500));
+  cmd->add_option("--cfg", r.cfg, "Classifier-free guidance scale (<= 1: off)")
+      ->capture_default_str();
+  cmd->add_option(
+         "--sampler", r.sampler,
+         "Sampler: Euler, Euler a, Heun, DPM++ 2M, DPM++ 2M Karras, DDIM, LCM, UniPC, PLMS")
+      ->capture_default_str()
+      ->transform([](std::string name) { return pipeline::canonical_sampler_name(name); });
+  cmd->add_option("--spacing", r.spacing, "Timestep spacing (default: the sampler's)")
+      ->check(CLI::IsMember({"leading", "linspace", "trailing"}));
+  cmd->add_option("--seed", args->seed, "Seed (default: random); image i uses seed + i");
+  cmd->add_option("--width", r.width, "Width, a multiple of 8 (default: the model's)");
+  cmd->add_option("--height", r.height, "Height, a multiple of 8 (default: the model's)");
+  cmd->add_option("--samples", r.samples, "Images to make, 1..4")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4));
+  cmd->add_option("--clip-skip", r.clip_skip, "CLIP skip (1 = last layer, 2 = penultimate)")
+      ->capture_default_str();
+  cmd->add_option("--init-image", args->init_image, "PNG to start from (img2img / inpainting)");
+  cmd->add_option("--strength", r.strength, "How much of the init image to repaint, (0, 1]")
+      ->capture_default_str();
+  cmd->add_option("--mask", args->mask, "PNG mask: white = repaint, black = keep");
+  cmd->add_option("--lora", args->loras, "LoRA as FILE[:WEIGHT]; repeatable");
+  cmd->add_option("--dtype", args->dtype,
+                  "Compute type: fp32 (reference) or bf16 (fast on AVX512-BF16/AMX)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_option("--latents", args->latents,
+                  "safetensors with the initial noise ('latents', NCHW float32)");
+  cmd->add_option("--output-latents", args->output_latents,
+                  "Write the final latents here (safetensors)");
+  cmd->add_option("-o,--output", args->output, "Output PNG (OUT-1.png .. OUT-N.png for several)")
+      ->required();
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+  cmd->callback([args, &exit_code] {
+    run_generate(*args);
+    exit_code = 0;
+  });
+}
+
+}  // namespace dd::cli

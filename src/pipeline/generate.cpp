@@ -1,0 +1,203 @@
+#include "pipeline/generate.h"
+
+#include "pipeline/lora.h"
+#include "pipeline/text_conditioning.h"
+#include "sampling/cancelled.h"
+#include "sampling/sampler.h"
+#include "sampling/seeded_noise.h"
+#include "util/error.h"
+
+namespace dd::pipeline {
+
+namespace {
+
+struct Size {
+  int width, height;
+};
+
+Size output_size(const DiffusionModel& model, const GenerationRequest& request) {
+  if (request.init_image.defined()) {
+    const int h = static_cast<int>(request.init_image.size(2));
+    const int w = static_cast<int>(request.init_image.size(3));
+    if (h % 8 != 0 || w % 8 != 0)
+      throw Error("init image is " + std::to_string(w) + "x" + std::to_string(h) +
+                  "; its sides must be multiples of 8");
+    return {w, h};
+  }
+  return {request.width > 0 ? request.width : model.config().default_width,
+          request.height > 0 ? request.height : model.config().default_height};
+}
+
+std::unique_ptr<sampling::Sampler> make_sampler(const DiffusionModel& model,
+                                                const GenerationRequest& request) {
+  if (!request.scheduler_class.empty())
+    return sampling::Sampler::from_diffusers(request.scheduler_class, request.scheduler_config,
+                                             request.steps);
+  const auto base = schedule_config_for(model.config());
+  return sampling::Sampler::create(request.sampler, base, request.steps, request.spacing);
+}
+
+// SDXL's micro-conditioning ids: original size, crop top-left, target size (the reference's
+// defaults: the output size and no crop).
+torch::Tensor sdxl_time_ids(Size size, int64_t batch) {
+  auto ids = torch::tensor({static_cast<float>(size.height), static_cast<float>(size.width), 0.0f,
+                            0.0f, static_cast<float>(size.height), static_cast<float>(size.width)});
+  return ids.unsqueeze(0).repeat({batch, 1});
+}
+
+// Encodes a [1, 3, H, W] picture in [-1, 1] into scaled latents, one posterior sample per image.
+torch::Tensor encode_image(DiffusionModel& model, const torch::Tensor& image, int images,
+                           sampling::NoiseSource& noise) {
+  const auto& vae_config = model.config().vae;
+  auto posterior = model.vae->encode(image.to(model.dtype()));
+  auto mean = posterior.mean.to(torch::kFloat32).expand({images, -1, -1, -1});
+  auto std = posterior.std.to(torch::kFloat32).expand({images, -1, -1, -1});
+  return (mean + std * noise.next(mean.sizes())) * vae_config.scaling_factor;
+}
+
+struct Guidance {
+  torch::Tensor context;
+  torch::Tensor text_embeds;
+  torch::Tensor time_ids;
+  bool cfg = false;
+};
+
+Guidance build_guidance(DiffusionModel& model, const GenerationRequest& request, Size size) {
+  const bool sdxl = model.config().family == models::Family::SDXL;
+  PromptOptions options{request.clip_skip, request.prompt_weighting, false};
+  Guidance g;
+  g.cfg = request.cfg > 1.0;
+  const auto cond = encode_prompt(model, request.prompt, options);
+  const int64_t n = request.samples;
+  std::vector<torch::Tensor> contexts{cond.context.expand({n, -1, -1})};
+  std::vector<torch::Tensor> pooled;
+  if (cond.pooled.defined()) pooled.push_back(cond.pooled.expand({n, -1}));
+  if (g.cfg) {
+    options.zeros_for_empty = sdxl;
+    const auto uncond = encode_prompt(model, request.negative_prompt, options);
+    contexts.insert(contexts.begin(), uncond.context.expand({n, -1, -1}));
+    if (uncond.pooled.defined()) pooled.insert(pooled.begin(), uncond.pooled.expand({n, -1}));
+  }
+  g.context = torch::cat(contexts, 0).to(model.dtype());
+  if (sdxl) {
+    g.text_embeds = torch::cat(pooled, 0).to(model.dtype());
+    g.time_ids = sdxl_time_ids(size, g.text_embeds.size(0));
+  }
+  return g;
+}
+
+// Inpainting inputs of a 9-channel UNet: the mask at latent size and the masked picture's latents.
+struct InpaintInputs {
+  torch::Tensor mask_latent;
+  torch::Tensor masked_latents;
+};
+
+torch::Tensor binarised(const torch::Tensor& mask) { return (mask >= 0.5).to(torch::kFloat32); }
+
+InpaintInputs inpaint_inputs(DiffusionModel& model, const GenerationRequest& request, int images,
+                             int64_t latent_h, int64_t latent_w, sampling::NoiseSource& noise) {
+  const auto mask = binarised(request.mask);
+  InpaintInputs in;
+  // Repainted pixels become 0 (grey) in [-1, 1] space, as in the reference pipeline.
+  const auto masked = (request.init_image * 2 - 1) * (mask < 0.5);
+  in.masked_latents = encode_image(model, masked, images, noise);
+  in.mask_latent =
+      torch::nn::functional::interpolate(mask, torch::nn::functional::InterpolateFuncOptions()
+                                                   .size(std::vector<int64_t>{latent_h, latent_w})
+                                                   .mode(torch::kNearest))
+          .expand({images, -1, -1, -1});
+  return in;
+}
+
+torch::Tensor decode_latents(DiffusionModel& model, const torch::Tensor& latents) {
+  auto z = (latents / model.config().vae.scaling_factor).to(model.dtype());
+  auto image = model.vae->decode(z).to(torch::kFloat32);
+  return (image / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).contiguous();
+}
+
+}  // namespace
+
+GenerationResult generate(DiffusionModel& model, const GenerationRequest& request,
+                          const GenerationHooks& hooks) {
+  validate_request(request, model.is_inpainting_model());
+  torch::NoGradGuard no_grad;
+  const Size size = output_size(model, request);
+  const int images = request.samples;
+  const int64_t channels = model.config().vae.latent_channels;
+  const int64_t latent_h = size.height / 8, latent_w = size.width / 8;
+  std::vector<uint64_t> seeds;
+  for (int i = 0; i < images; ++i) seeds.push_back(request.seed + static_cast<uint64_t>(i));
+  // One generator per image, so an image depends only on its own seed.
+  std::shared_ptr<sampling::NoiseSource> noise =
+      hooks.noise ? hooks.noise : std::make_shared<sampling::SeededNoise>(seeds);
+
+  ScopedLoras loras(model, request.loras);
+  const Guidance guidance = build_guidance(model, request, size);
+  auto sampler = make_sampler(model, request);
+
+  const bool nine_channel = model.is_inpainting_model();
+  const bool latent_mask = request.mask.defined() && !nine_channel;
+  InpaintInputs inpaint;
+  if (nine_channel) inpaint = inpaint_inputs(model, request, images, latent_h, latent_w, *noise);
+
+  // Starting point: pure noise (txt2img, and 9-channel inpainting at strength 1), or the
+  // encoded picture noised to the first step's level (img2img, latent-mask inpainting).
+  torch::Tensor image_latents, start_noise, x;
+  int first_step = 0;
+  const bool from_image = request.init_image.defined() && (!nine_channel || request.strength < 1.0);
+  if (from_image) {
+    image_latents = encode_image(model, request.init_image * 2 - 1, images, *noise);
+    first_step = sampler->img2img_first_step(request.steps, request.strength);
+    start_noise = request.latents.defined() ? request.latents : noise->next(image_latents.sizes());
+    x = sampler->add_noise(image_latents, start_noise, first_step);
+  } else {
+    const std::vector<int64_t> shape{images, channels, latent_h, latent_w};
+    start_noise =
+        request.latents.defined() ? request.latents.to(torch::kFloat32) : noise->next(shape);
+    if (start_noise.sizes() != at::IntArrayRef(shape))
+      throw Error("initial latents must have shape " + c10::str(at::IntArrayRef(shape)));
+    x = start_noise * sampler->init_noise_sigma();
+  }
+
+  auto denoise = [&](const torch::Tensor& model_input, double timestep) {
+    auto input = guidance.cfg ? torch::cat({model_input, model_input}) : model_input;
+    if (nine_channel) {
+      auto extra = torch::cat({inpaint.mask_latent, inpaint.masked_latents}, 1);
+      input = torch::cat({input, guidance.cfg ? torch::cat({extra, extra}) : extra}, 1);
+    }
+    auto t = torch::full({input.size(0)}, timestep, torch::kFloat32);
+    auto out = model.unet
+                   ->forward(input.to(model.dtype()), t, guidance.context, guidance.text_embeds,
+                             guidance.time_ids)
+                   .to(torch::kFloat32);
+    if (!guidance.cfg) return out;
+    auto halves = out.chunk(2);
+    return halves[0] + request.cfg * (halves[1] - halves[0]);
+  };
+
+  torch::Tensor keep;  // latent-mask inpainting: 1 where the original picture is kept
+  if (latent_mask)
+    keep = 1 - torch::nn::functional::interpolate(
+                   binarised(request.mask), torch::nn::functional::InterpolateFuncOptions()
+                                                .size(std::vector<int64_t>{latent_h, latent_w})
+                                                .mode(torch::kNearest));
+  const int total = static_cast<int>(sampler->timesteps().size());
+  auto on_step = [&](int step, int steps, torch::Tensor& latents) {
+    if (latent_mask) {
+      // Outside the mask, put back the original picture at the noise level of the next step.
+      auto original = step + 1 < total ? sampler->add_noise(image_latents, start_noise, step + 1)
+                                       : image_latents;
+      latents = keep * original + (1 - keep) * latents;
+    }
+    return hooks.progress ? hooks.progress(step, steps) : true;
+  };
+  x = sampler->run(x, first_step, denoise, noise.get(), on_step);
+
+  GenerationResult result;
+  result.latents = x;
+  result.images = decode_latents(model, x);
+  result.seeds = seeds;
+  return result;
+}
+
+}  // namespace dd::pipeline

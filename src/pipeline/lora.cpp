@@ -1,0 +1,147 @@
+#include "pipeline/lora.h"
+
+#include <algorithm>
+#include <set>
+
+#include "io/tensor_file.h"
+#include "util/error.h"
+
+namespace dd::pipeline {
+
+namespace {
+
+std::string kohya_name(const std::string& prefix, const std::string& module_path) {
+  std::string name = prefix + module_path;
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
+// Every weight a LoRA may target, by its kohya module name.
+std::map<std::string, torch::Tensor> lora_targets(DiffusionModel& model) {
+  std::map<std::string, torch::Tensor> targets;
+  auto add = [&](torch::nn::Module& module, const std::string& prefix) {
+    for (auto& item : module.named_parameters()) {
+      const std::string& key = item.key();
+      const std::string suffix = ".weight";
+      if (key.size() <= suffix.size() ||
+          key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+        continue;
+      targets[kohya_name(prefix, key.substr(0, key.size() - suffix.size()))] = item.value();
+    }
+  };
+  add(*model.unet, "lora_unet_");
+  if (model.text_encoders.size() == 1) {
+    add(*model.text_encoders[0], "lora_te_");
+  } else {
+    for (size_t i = 0; i < model.text_encoders.size(); ++i)
+      add(*model.text_encoders[i], "lora_te" + std::to_string(i + 1) + "_");
+  }
+  return targets;
+}
+
+torch::Tensor lora_delta(const LoraModule& module, const torch::Tensor& target,
+                         const std::string& path) {
+  const int64_t rank = module.down.size(0);
+  auto product =
+      torch::matmul(module.up.reshape({module.up.size(0), rank}), module.down.reshape({rank, -1}));
+  if (product.numel() != target.numel() || product.size(0) != target.size(0))
+    throw Error(path + ": LoRA module '" + module.name + "' has shape " +
+                c10::str(product.sizes()) + " but the model weight is " + c10::str(target.sizes()) +
+                " (LoRA for another model?)");
+  return product.reshape(target.sizes()) * (module.alpha / static_cast<double>(rank));
+}
+
+}  // namespace
+
+LoraSpec parse_lora_spec(const std::string& text) {
+  LoraSpec spec;
+  const auto colon = text.rfind(':');
+  spec.path = text;
+  if (colon != std::string::npos && colon + 1 < text.size()) {
+    try {
+      size_t used = 0;
+      const double weight = std::stod(text.substr(colon + 1), &used);
+      if (used == text.size() - colon - 1) {
+        spec.path = text.substr(0, colon);
+        spec.weight = weight;
+      }
+    } catch (const std::exception&) {
+      // no number after the colon: it is part of the path
+    }
+  }
+  if (spec.path.empty()) throw Error("--lora: empty file name in '" + text + "'");
+  if (!std::isfinite(spec.weight) || std::abs(spec.weight) > 10)
+    throw Error("--lora: weight of '" + spec.path + "' must be between -10 and 10");
+  return spec;
+}
+
+std::vector<LoraModule> read_lora_file(const std::string& path) {
+  io::SafetensorsFile file(path);
+  std::map<std::string, LoraModule> modules;
+  const std::vector<std::pair<std::string, int>> parts = {
+      {".lora_down.weight", 0}, {".lora_up.weight", 1}, {".alpha", 2}};
+  for (const auto& entry : file.entries()) {
+    bool known = false;
+    for (const auto& [suffix, kind] : parts) {
+      const auto& key = entry.name;
+      if (key.size() <= suffix.size() ||
+          key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+        continue;
+      known = true;
+      LoraModule& module = modules[key.substr(0, key.size() - suffix.size())];
+      module.name = key.substr(0, key.size() - suffix.size());
+      auto value = io::load_tensor(file, entry).to(torch::kFloat32);
+      if (!torch::isfinite(value).all().item<bool>())
+        throw Error(path + ": tensor '" + key + "' has non-finite values");
+      if (kind == 0) module.down = value;
+      if (kind == 1) module.up = value;
+      if (kind == 2) {
+        if (value.numel() != 1) throw Error(path + ": '" + key + "' must hold one number");
+        module.alpha = value.item<double>();
+      }
+    }
+    if (!known)
+      throw Error(path + ": '" + entry.name +
+                  "' is not a kohya LoRA key (lora_down/lora_up/alpha)");
+  }
+  std::vector<LoraModule> out;
+  for (auto& [name, module] : modules) {
+    if (!module.down.defined() || !module.up.defined())
+      throw Error(path + ": LoRA module '" + name + "' needs both lora_down and lora_up");
+    if (module.down.dim() < 2 || module.up.dim() < 2 || module.up.size(1) != module.down.size(0))
+      throw Error(path + ": LoRA module '" + name + "' has ranks that disagree between lora_down " +
+                  c10::str(module.down.sizes()) + " and lora_up " + c10::str(module.up.sizes()));
+    if (module.alpha == 0)
+      module.alpha = static_cast<double>(module.down.size(0));  // no alpha: scale 1
+    out.push_back(std::move(module));
+  }
+  if (out.empty()) throw Error(path + ": no LoRA modules in the file");
+  return out;
+}
+
+ScopedLoras::ScopedLoras(DiffusionModel& model, const std::vector<LoraSpec>& loras) {
+  if (loras.empty()) return;
+  auto targets = lora_targets(model);
+  // Read and check everything first, so a bad LoRA leaves the model untouched.
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> updates;
+  for (const auto& spec : loras) {
+    for (const auto& module : read_lora_file(spec.path)) {
+      auto it = targets.find(module.name);
+      if (it == targets.end())
+        throw Error(spec.path + ": LoRA module '" + module.name +
+                    "' matches no weight of this model");
+      updates.emplace_back(it->second, lora_delta(module, it->second, spec.path) * spec.weight);
+      saved_.emplace(module.name, std::make_pair(it->second, torch::Tensor()));
+    }
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [name, entry] : saved_) entry.second = entry.first.clone();
+  for (auto& [param, delta] : updates) param.add_(delta.to(param.scalar_type()));
+}
+
+ScopedLoras::~ScopedLoras() {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, entry] : saved_) entry.first.copy_(entry.second);
+}
+
+}  // namespace dd::pipeline

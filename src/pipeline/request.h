@@ -1,0 +1,60 @@
+#pragma once
+// The one request type every front end (CLI, HTTP dialects, conformance) translates into.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pipeline/lora.h"
+#include "sampling/sampler.h"
+
+namespace dd::pipeline {
+
+struct GenerationRequest {
+  std::string prompt;
+  std::string negative_prompt;
+  int width = 0;  // 0: the model's default size
+  int height = 0;
+  int steps = 20;
+  double cfg = 7.5;  // classifier-free guidance; <= 1 disables the unconditional pass
+  std::string sampler = "euler_a";  // see sampling::Sampler::names()
+  std::string spacing;              // leading | linspace | trailing; "" = the sampler's default
+  uint64_t seed = 0;                // image i uses seed + i
+  int samples = 1;                  // images per call, 1..4
+  int clip_skip = 1;                // A1111 numbering: 1 = last layer, 2 = penultimate
+  bool prompt_weighting = true;     // parse A1111 (word:1.2) syntax
+  std::vector<LoraSpec> loras;
+
+  // img2img / inpainting: [1, 3, H, W] in [0, 1]; mask [1, 1, H, W] in [0, 1], 1 = repaint.
+  torch::Tensor init_image;
+  torch::Tensor mask;
+  double strength = 0.75;
+
+  // Optional initial noise [samples, C, H/8, W/8] (unscaled); replaces the seeded draw.
+  torch::Tensor latents;
+  // Optional exact scheduler (diffusers class name + config), e.g. from a reference fixture.
+  std::string scheduler_class;
+  nlohmann::json scheduler_config;
+};
+
+struct GenerationHooks {
+  // Called after every step; returning false cancels (dd::Cancelled is thrown).
+  std::function<bool(int step, int total)> progress;
+  // Replaces the per-image seeded generators (the conformance suite replays recorded draws).
+  std::shared_ptr<sampling::NoiseSource> noise;
+};
+
+struct GenerationResult {
+  torch::Tensor images;   // [N, H, W, 3] float32 in [0, 1]
+  torch::Tensor latents;  // [N, C, H/8, W/8] final latents (scaled), float32
+  std::vector<uint64_t> seeds;
+};
+
+// Checks every field against the model before any work; a bad value is a dd::Error naming it.
+void validate_request(const GenerationRequest& request, bool inpainting_model);
+
+}  // namespace dd::pipeline
