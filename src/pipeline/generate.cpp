@@ -49,7 +49,7 @@ torch::Tensor sdxl_time_ids(Size size, int64_t batch) {
 torch::Tensor encode_image(DiffusionModel& model, const torch::Tensor& image, int images,
                            sampling::NoiseSource& noise) {
   const auto& vae_config = model.config().vae;
-  auto posterior = model.vae->encode(image.to(model.dtype()));
+  auto posterior = model.vae->encode(model.to_compute(image));
   auto mean = posterior.mean.to(torch::kFloat32).expand({images, -1, -1, -1});
   auto std = posterior.std.to(torch::kFloat32).expand({images, -1, -1, -1});
   return (mean + std * noise.next(mean.sizes())) * vae_config.scaling_factor;
@@ -110,7 +110,7 @@ InpaintInputs inpaint_inputs(DiffusionModel& model, const GenerationRequest& req
 }
 
 torch::Tensor decode_latents(DiffusionModel& model, const torch::Tensor& latents) {
-  auto z = (latents / model.config().vae.scaling_factor).to(model.dtype());
+  auto z = model.to_compute(latents / model.config().vae.scaling_factor);
   auto image = model.vae->decode(z).to(torch::kFloat32);
   return (image / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).contiguous();
 }
@@ -167,7 +167,7 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
     }
     auto t = torch::full({input.size(0)}, timestep, torch::kFloat32);
     auto out = model.unet
-                   ->forward(input.to(model.dtype()), t, guidance.context, guidance.text_embeds,
+                   ->forward(model.to_compute(input), t, guidance.context, guidance.text_embeds,
                              guidance.time_ids)
                    .to(torch::kFloat32);
     if (!guidance.cfg) return out;
@@ -189,7 +189,8 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
                                        : image_latents;
       latents = keep * original + (1 - keep) * latents;
     }
-    return hooks.progress ? hooks.progress(step, steps) : true;
+    // Progress counts only the steps this request runs (img2img skips the first ones).
+    return hooks.progress ? hooks.progress(step - first_step, steps - first_step) : true;
   };
   x = sampler->run(x, first_step, denoise, noise.get(), on_step);
 

@@ -78,6 +78,13 @@ sampling::ScheduleConfig schedule_config_for(const models::ModelConfig& config) 
   return base;
 }
 
+torch::Tensor DiffusionModel::to_compute(const torch::Tensor& x) const {
+  auto out = x.to(dtype_);
+  return dtype_ == torch::kFloat32 || out.dim() != 4
+             ? out
+             : out.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) {
   auto model = std::make_shared<DiffusionModel>();
   model->path_ = source.path;
@@ -157,6 +164,12 @@ void DiffusionModel::to_compute_dtype() {
   if (dtype_ == torch::kFloat32) return;
   unet->to(dtype_);
   vae->to(dtype_);
+  // oneDNN's fast bf16 convolutions want channels-last (NHWC) weights and activations.
+  torch::NoGradGuard no_grad;
+  for (auto* module :
+       {static_cast<torch::nn::Module*>(unet.get()), static_cast<torch::nn::Module*>(vae.get())})
+    for (auto& param : module->parameters())
+      if (param.dim() == 4) param.set_data(param.contiguous(at::MemoryFormat::ChannelsLast));
   // Text encoders are small and run once per prompt: they stay in float32 for accuracy.
 }
 

@@ -37,6 +37,8 @@ class DiffusionModel {
   torch::ScalarType dtype() const { return dtype_; }
   const std::string& path() const { return path_; }
   bool is_inpainting_model() const { return config_.unet.in_channels == 9; }
+  // An activation in the compute dtype and layout (channels-last for 4-D tensors in bf16).
+  torch::Tensor to_compute(const torch::Tensor& x) const;
 
   models::UNet unet{nullptr};
   models::AutoencoderKL vae{nullptr};

@@ -53,9 +53,26 @@ TEST(Cli, GeneratesAPngWithParametersAndLatents) {
   io::save_safetensors(
       noise, {{"latents", torch::randn({1, 4, 6, 8}, at::detail::createCPUGenerator(3))}});
   for (const auto& out : {latents, again})
-    ASSERT_EQ(run_cli({"generate", "--model", tiny_model(), "--prompt", "a cat", "--steps", "3",
-                       "--width", "64", "--height", "48", "--latents", noise, "-q", "-o", png,
-                       "--output-latents", out}),
+    ASSERT_EQ(run_cli({"generate",
+                       "--model",
+                       tiny_model(),
+                       "--prompt",
+                       "a cat",
+                       "--steps",
+                       "3",
+                       "--width",
+                       "64",
+                       "--height",
+                       "48",
+                       "--sampler",
+                       "euler",
+                       "--latents",
+                       noise,
+                       "-q",
+                       "-o",
+                       png,
+                       "--output-latents",
+                       out}),
               0);
   io::SafetensorsFile a(latents), b(again);
   EXPECT_TRUE(torch::equal(io::load_tensor(a, "latents"), io::load_tensor(b, "latents")));

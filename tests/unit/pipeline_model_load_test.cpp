@@ -7,6 +7,7 @@
 #include "io/tensor_file.h"
 #include "pipeline/model.h"
 #include "test_support.h"
+#include "util/error.h"
 
 namespace dd::pipeline {
 namespace {
