@@ -8,3 +8,10 @@ else()
            COMMAND ${CMAKE_COMMAND} -E echo "SKIPPED: no fixtures at ${DD_SHARED_DIR}/fixtures")
   set_tests_properties(conformance_shared_fixtures PROPERTIES SKIP_REGULAR_EXPRESSION "SKIPPED")
 endif()
+
+# Bad input to the CLI: one clear error line and exit status 1 for each kind.
+if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
+  add_test(NAME cli_error_lines
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/error_lines.sh $<TARGET_FILE:diffusiond>
+                   "${DD_SHARED_DIR}/fixtures")
+endif()

@@ -47,16 +47,19 @@ std::string find_tokenizer_dir(const ModelSource& source, size_t index) {
   if (!source.tokenizer_dir.empty()) {
     candidates.push_back(fs::path(source.tokenizer_dir) / sub);
     candidates.push_back(source.tokenizer_dir);
+  } else if (fs::is_directory(source.path)) {
+    candidates.push_back(fs::path(source.path) / sub);
   } else {
     const fs::path model(source.path);
-    candidates.push_back(model / sub);
     candidates.push_back(model.parent_path() / model.stem() / sub);
     candidates.push_back(model.parent_path() / sub);
   }
   for (const auto& dir : candidates)
     if (has_tokenizer_files(dir)) return dir.string();
-  throw Error(source.path + ": no tokenizer found (looked for vocab.json and merges.txt in " +
-              candidates.front().string() + " and beside the model); pass --tokenizer DIR");
+  std::string looked;
+  for (const auto& dir : candidates) looked += (looked.empty() ? "" : ", ") + dir.string();
+  throw Error(source.path + ": no tokenizer found (no vocab.json and merges.txt in " + looked +
+              "); pass --tokenizer DIR");
 }
 
 }  // namespace
