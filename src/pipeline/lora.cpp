@@ -4,6 +4,7 @@
 #include <set>
 
 #include "io/tensor_file.h"
+#include "models/checkpoint_keys.h"
 #include "util/error.h"
 
 namespace dd::pipeline {
@@ -16,20 +17,31 @@ std::string kohya_name(const std::string& prefix, const std::string& module_path
   return name;
 }
 
-// Every weight a LoRA may target, by its kohya module name.
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() > suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Every weight a LoRA may target, by its kohya module name. UNet modules answer to both their
+// diffusers path (kohya's usual names) and their single-file LDM path (some older LoRAs).
 std::map<std::string, torch::Tensor> lora_targets(DiffusionModel& model) {
   std::map<std::string, torch::Tensor> targets;
+  const std::string weight = ".weight";
+  auto module_path = [&](const std::string& key) {
+    return key.substr(0, key.size() - weight.size());
+  };
   auto add = [&](torch::nn::Module& module, const std::string& prefix) {
-    for (auto& item : module.named_parameters()) {
-      const std::string& key = item.key();
-      const std::string suffix = ".weight";
-      if (key.size() <= suffix.size() ||
-          key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
-        continue;
-      targets[kohya_name(prefix, key.substr(0, key.size() - suffix.size()))] = item.value();
-    }
+    for (auto& item : module.named_parameters())
+      if (ends_with(item.key(), weight))
+        targets[kohya_name(prefix, module_path(item.key()))] = item.value();
   };
   add(*model.unet, "lora_unet_");
+  for (auto& item : model.unet->named_parameters()) {
+    if (!ends_with(item.key(), weight)) continue;
+    const auto ldm = models::unet_single_file_key(item.key(), model.config().unet);
+    if (ends_with(ldm, weight))
+      targets.emplace(kohya_name("lora_unet_", module_path(ldm)), item.value());
+  }
   if (model.text_encoders.size() == 1) {
     add(*model.text_encoders[0], "lora_te_");
   } else {
@@ -84,9 +96,7 @@ std::vector<LoraModule> read_lora_file(const std::string& path) {
     bool known = false;
     for (const auto& [suffix, kind] : parts) {
       const auto& key = entry.name;
-      if (key.size() <= suffix.size() ||
-          key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
-        continue;
+      if (!ends_with(key, suffix)) continue;
       known = true;
       LoraModule& module = modules[key.substr(0, key.size() - suffix.size())];
       module.name = key.substr(0, key.size() - suffix.size());

@@ -2,7 +2,11 @@
 // seeds, progress, cancellation, LoRA scoping, img2img/inpainting and request validation.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "io/fixtures.h"
+#include "io/tensor_file.h"
 #include "pipeline/generate.h"
 #include "pipeline_test_models.h"
 #include "sampling/seeded_noise.h"
@@ -184,6 +188,71 @@ TEST(Generate, RejectsBadRequestsWithAClearMessage) {
           << c.name << ": " << e.what();
     }
   }
+}
+
+}  // namespace
+}  // namespace dd::pipeline
+
+namespace dd::pipeline {
+namespace {
+
+// Two LoRAs at once add up: the fixture LoRA twice at 0.4 equals it once at 0.8, and the
+// single-file LDM module names (lora_unet_input_blocks_...) reach the same weights.
+TEST(Lora, SeveralAtOnceAddUpAndLdmNamesWork) {
+  DD_REQUIRE_FIXTURES();
+  auto& model = test::sd15_tiny();
+  const auto file = test::fixtures().resolve("models/lora/sd15-tiny-lora.safetensors");
+  const auto& c = test::fixtures().at("lora_sd15_unet");
+  torch::NoGradGuard no_grad;
+  auto run = [&] {
+    return model.unet->forward(c.input("sample"), torch::tensor({999.0f}),
+                               c.input("encoder_hidden_states"));
+  };
+  const auto plain = run();
+  torch::Tensor once, twice;
+  {
+    ScopedLoras loras(model, {{file, 0.8}});
+    once = run();
+  }
+  {
+    ScopedLoras loras(model, {{file, 0.4}, {file, 0.4}});
+    twice = run();
+  }
+  EXPECT_GT(io::max_abs_diff(once, plain), 1e-3);
+  EXPECT_LT(io::max_abs_diff(once, twice), 1e-5);
+  EXPECT_TRUE(torch::equal(run(), plain)) << "LoRAs were not removed";
+
+  // The same LoRA with its UNet modules renamed to the single-file (LDM) names.
+  io::SafetensorsFile lora(file);
+  const auto keymap = nlohmann::json::parse(
+      std::ifstream(test::fixtures().resolve("models/lora/sd15-tiny-lora.keymap.json")));
+  std::map<std::string, std::string> ldm_names;  // kohya module -> LDM module path
+  for (const auto& entry : keymap) {
+    std::string weight = entry.value("single_file_weight", "");
+    const std::string prefix = "model.diffusion_model.", suffix = ".weight";
+    if (weight.rfind(prefix, 0) != 0) continue;
+    weight = weight.substr(prefix.size(), weight.size() - prefix.size() - suffix.size());
+    std::replace(weight.begin(), weight.end(), '.', '_');
+    ldm_names[entry.at("lora").get<std::string>()] = "lora_unet_" + weight;
+  }
+  io::NamedTensors renamed;
+  size_t ldm_named = 0;
+  for (const auto& entry : lora.entries()) {
+    std::string key = entry.name;
+    const auto dot = key.find('.');
+    auto it = ldm_names.find(key.substr(0, dot));
+    if (it != ldm_names.end()) {
+      key = it->second + key.substr(dot);
+      ++ldm_named;
+    }
+    renamed.emplace_back(key, io::load_tensor(lora, entry));
+  }
+  ASSERT_GT(ldm_named, 0u) << "keymap format not understood";
+  const auto ldm_file =
+      (std::filesystem::temp_directory_path() / "dd_lora_ldm.safetensors").string();
+  io::save_safetensors(ldm_file, renamed);
+  ScopedLoras loras(model, {{ldm_file, 0.8}});
+  EXPECT_LT(io::max_abs_diff(run(), once), 1e-6);
 }
 
 }  // namespace
