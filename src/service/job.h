@@ -1,0 +1,87 @@
+#pragma once
+// The core job record every HTTP dialect renders from, and the persisted specification of the
+// work (so a job accepted before a crash runs again after a restart).
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dd::service {
+
+enum class JobStatus { Created, InProgress, Success, Failed, Cancelled };
+
+// "CREATED", "IN_PROGRESS", "SUCCESS", "FAILED", "CANCELLED" (the jobs API's names).
+const char* status_name(JobStatus status);
+std::optional<JobStatus> parse_status(const std::string& name);
+bool is_final(JobStatus status);
+
+struct LoraRef {
+  std::string name;  // as the request named it (LoRA file id or character id)
+  std::string path;  // resolved .safetensors file
+  double weight = 1.0;
+  nlohmann::json meta = nlohmann::json::object();  // e.g. {"class": "person"} for characters
+};
+
+// Everything the worker needs to run a job; stored as JSON.
+struct JobSpec {
+  std::string model;  // model id or alias; "" = the server's default model
+  std::string prompt;
+  std::string negative_prompt;
+  std::string conditioned_prompt;  // prompt after character references were replaced
+  int width = 0;                   // 0 = the model's default
+  int height = 0;
+  int steps = 0;     // 0 = the model's default
+  double cfg = -1;   // < 0 = the model's default
+  std::string sampler;  // "" = the model's default
+  std::string spacing;
+  int64_t seed = -1;  // -1 = random (the chosen seed is stored back before running)
+  int samples = 1;
+  std::vector<LoraRef> loras;
+  std::string init_image_path;  // img2img / inpainting input files (under the data dir)
+  std::string mask_path;
+  double strength = 0.75;
+  std::string format = "png";  // png | jpeg | webp
+  int quality = 90;            // jpeg / webp
+
+  nlohmann::json to_json() const;
+  static JobSpec from_json(const nlohmann::json& json);
+};
+
+struct OutputFile {
+  std::string name;      // "<uuid>.png"
+  std::string path;      // "<job-id>/<name>", fetched as GET /files/<path>
+  int64_t created_ms = 0;
+  int64_t size = 0;
+  std::string image_id;  // the ImageStore record holding the bytes
+  int64_t seed = 0;
+  double inference_seconds = 0;
+};
+
+struct StatusChange {
+  std::string id;
+  JobStatus status = JobStatus::Created;
+  int64_t created_ms = 0;
+};
+
+struct Job {
+  std::string id;
+  std::string account_id;
+  std::string transaction_id;
+  std::string type = "IMAGE_INFERENCE";
+  std::string dialect;  // which API created it (jobs, sd, generation, images, openai)
+  int64_t created_ms = 0;
+  JobSpec spec;
+  JobStatus status = JobStatus::Created;
+  std::vector<StatusChange> statuses;  // newest first
+  std::vector<OutputFile> outputs;
+  std::string error;  // why a FAILED job failed
+  std::string webhook_url;
+  std::string webhook_id;
+  int progress_step = 0;  // of the running job
+  int progress_total = 0;
+};
+
+int64_t now_ms();
+
+}  // namespace dd::service

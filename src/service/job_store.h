@@ -1,0 +1,56 @@
+#pragma once
+// Durable jobs in SQLite: every job with its status history, spec, outputs and error. An
+// accepted job is never lost: jobs queued or running when the process died are queued again
+// by requeue_interrupted() at start-up. Jobs are claimed FIFO within an account and
+// round-robin across accounts, so one busy account cannot starve the others.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "service/database.h"
+#include "service/job.h"
+
+namespace dd::service {
+
+struct NewJob {
+  std::string account_id;
+  std::string dialect;
+  JobSpec spec;
+  std::string webhook_url;
+  std::string webhook_id;
+};
+
+class JobStore {
+ public:
+  explicit JobStore(Database& db);  // creates its tables if needed
+
+  Job create(const NewJob& job);  // status CREATED, new id and transaction id
+  // A job of this account; another account's job is "not found" (nullopt).
+  std::optional<Job> get(const std::string& id, const std::string& account_id) const;
+  std::optional<Job> get_any(const std::string& id) const;
+  // Jobs of an account, newest first.
+  std::vector<Job> list(const std::string& account_id, int limit, int offset) const;
+
+  // Moves the next queued job to IN_PROGRESS and returns it (nullopt when none is queued).
+  std::optional<Job> claim_next();
+  void set_progress(const std::string& id, int step, int total);
+  void update_spec(const std::string& id, const JobSpec& spec);  // e.g. the seed chosen
+  void succeed(const std::string& id, const std::vector<OutputFile>& outputs);
+  void fail(const std::string& id, const std::string& error);
+  // A queued job is cancelled at once; a running one is flagged and the worker stops it
+  // within one step. False when the job is unknown to the account or already finished.
+  bool cancel(const std::string& id, const std::string& account_id);
+  bool cancel_requested(const std::string& id) const;
+  void mark_cancelled(const std::string& id);
+  // At start-up: IN_PROGRESS jobs (the process died while running them) back to CREATED.
+  int requeue_interrupted();
+
+  int64_t queued_count() const;
+  std::map<JobStatus, int64_t> counts() const;
+
+ private:
+  Database& db_;
+};
+
+}  // namespace dd::service
