@@ -11,4 +11,15 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A request field that is wrong: the HTTP layer answers 400 naming `param`.
+class InvalidParameter : public Error {
+ public:
+  InvalidParameter(std::string param, const std::string& message)
+      : Error(message), param_(std::move(param)) {}
+  const std::string& param() const { return param_; }
+
+ private:
+  std::string param_;
+};
+
 }  // namespace dd
