@@ -8,6 +8,7 @@
 
 #include "cli/conformance.h"
 #include "cli/generate_command.h"
+#include "cli/serve_command.h"
 #include "util/error.h"
 
 namespace dd::cli {
@@ -36,6 +37,8 @@ int run(int argc, char** argv) {
   int exit_code = 1;
   add_generate_command(app, exit_code);
   add_conformance_command(app, exit_code);
+  add_serve_command(app, exit_code);
+  add_keys_command(app, exit_code);
   app.parse_complete_callback([&threads] { at::set_num_threads(threads); });
   try {
     app.parse(argc, argv);

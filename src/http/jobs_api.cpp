@@ -1,0 +1,136 @@
+// The jobs API (seed 000, API.md section 1): POST /v0/api/images queues a job and answers at
+// once; GET /v0/api/jobs/:id shows its status history and output files; characters register a
+// LoRA that `<character-id>` in a prompt applies.
+#include "http/api.h"
+#include "http/jobs_json.h"
+#include "http/json_body.h"
+#include "io/base64.h"
+
+namespace dd::http {
+
+namespace {
+
+service::JobSpec jobs_spec(const JsonBody& body, const std::string& account,
+                           service::Service& service) {
+  service::JobSpec spec;
+  spec.prompt = body.required_string("prompt");
+  spec.negative_prompt = body.string("negativePrompt").value_or("");
+  spec.width = static_cast<int>(body.integer("width", 64, 1024).value_or(0));
+  spec.height = static_cast<int>(body.integer("height", 64, 1024).value_or(0));
+  if (spec.width % 8 != 0)
+    throw bad_parameter("width", "width must be a multiple of 8 between 64 and 1024");
+  if (spec.height % 8 != 0)
+    throw bad_parameter("height", "height must be a multiple of 8 between 64 and 1024");
+  spec.samples = static_cast<int>(body.integer("samples", 1, 4).value_or(1));
+  spec.seed = body.integer("seed", -1, 4294967295LL).value_or(-1);
+  spec.cfg = body.number("guidanceScale", 1, 20).value_or(-1);
+  spec.model = body.string("model", 200).value_or("");
+  spec.steps = static_cast<int>(body.integer("steps", 1, 150).value_or(0));
+  spec.sampler = body.string("sampler", 100).value_or("");
+  // `<character-id>` references: the character's trigger phrase replaces the reference and its
+  // LoRA is applied.
+  const auto conditioned = service::condition_prompt(spec.prompt, service.characters(), account);
+  spec.conditioned_prompt = conditioned.text;
+  spec.loras = conditioned.loras;
+  return spec;
+}
+
+void create_image_job(Api& api, const httplib::Request& request, httplib::Response& response) {
+  const JsonBody body(request.body);
+  const std::string account = api.account(request);
+  service::NewJob job;
+  job.account_id = account;
+  job.dialect = "jobs";
+  job.spec = jobs_spec(body, account, api.service);
+  job.webhook_url = body.string("webhookUrl", 2000).value_or("");
+  job.webhook_id = body.string("webhookId", 200).value_or("");
+  const auto created = api.service.submit(job);
+  send_json(response,
+            {{"success", true}, {"jobId", created.id}, {"transactionId", created.transaction_id}});
+}
+
+service::Job job_of(Api& api, const httplib::Request& request, const std::string& account) {
+  auto job = api.service.jobs().get(request.matches[1], account);
+  if (!job) throw not_found("job");
+  return *job;
+}
+
+nlohmann::json character_json(const service::Character& c) {
+  return {{"id", c.id},
+          {"name", c.name},
+          {"class", c.class_name},
+          {"triggerWord", c.trigger_word},
+          {"created", c.created_ms}};
+}
+
+void create_character(Api& api, const httplib::Request& request, httplib::Response& response) {
+  const JsonBody body(request.body);
+  const std::string account = api.account(request);
+  const std::string name = body.required_string("name", 200);
+  const std::string class_name = body.required_string("class", 200);
+  const std::string trigger = body.required_string("triggerWord", 200);
+  std::string lora_bytes;
+  try {
+    const auto bytes =
+        io::base64_decode(body.required_string("lora", api.options.max_body_bytes), "lora");
+    lora_bytes.assign(bytes.begin(), bytes.end());
+  } catch (const ApiError&) {
+    throw;
+  } catch (const Error& e) {
+    throw bad_parameter("lora", e.what());
+  }
+  try {
+    const auto character =
+        api.service.characters().create(account, name, class_name, trigger, lora_bytes);
+    send_json(response, {{"success", true}, {"character", character_json(character)}});
+  } catch (const InvalidParameter&) {
+    throw;
+  } catch (const Error& e) {
+    throw bad_parameter("lora", e.what());
+  }
+}
+
+}  // namespace
+
+void add_jobs_api(httplib::Server& server, Api& api) {
+  server.Post("/v0/api/images",
+              guarded([&api](const auto& req, auto& res) { create_image_job(api, req, res); }));
+  server.Get(R"(/v0/api/jobs/([^/]+))", guarded([&api](const auto& req, auto& res) {
+               const auto account = api.account(req);
+               send_json(res,
+                         {{"success", true},
+                          {"job", jobs_api_job(job_of(api, req, account), api.base_url(req))}});
+             }));
+  server.Post(
+      R"(/v0/api/jobs/([^/]+)/cancel)", guarded([&api](const auto& req, auto& res) {
+        const auto account = api.account(req);
+        const auto job = job_of(api, req, account);
+        if (service::is_final(job.status))
+          throw ApiError(
+              409, "conflict",
+              std::string("the job has already ended (") + service::status_name(job.status) + ")");
+        api.service.jobs().cancel(job.id, account);
+        send_json(res, {{"success", true},
+                        {"job", jobs_api_job(job_of(api, req, account), api.base_url(req))}});
+      }));
+  server.Post("/v0/api/characters",
+              guarded([&api](const auto& req, auto& res) { create_character(api, req, res); }));
+  server.Get("/v0/api/characters", guarded([&api](const auto& req, auto& res) {
+               nlohmann::json list = nlohmann::json::array();
+               for (const auto& c : api.service.characters().list(api.account(req)))
+                 list.push_back(character_json(c));
+               send_json(res, {{"success", true}, {"characters", list}});
+             }));
+  server.Get(R"(/v0/api/characters/([^/]+))", guarded([&api](const auto& req, auto& res) {
+               auto c = api.service.characters().get(req.matches[1], api.account(req));
+               if (!c) throw not_found("character");
+               send_json(res, {{"success", true}, {"character", character_json(*c)}});
+             }));
+  server.Delete(R"(/v0/api/characters/([^/]+))", guarded([&api](const auto& req, auto& res) {
+                  if (!api.service.characters().remove(req.matches[1], api.account(req)))
+                    throw not_found("character");
+                  send_json(res, {{"success", true}});
+                }));
+}
+
+}  // namespace dd::http

@@ -1,0 +1,79 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+
+#include "util/error.h"
+
+namespace dd::http {
+
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+HttpServer::HttpServer(service::Service& service, HttpOptions options)
+    : api_(service, std::move(options)) {
+  if (!is_loopback_host(api_.options.host) && !service.accounts().any_keys() &&
+      !api_.options.insecure_no_auth)
+    throw Error("refusing to serve " + api_.options.host +
+                " without API keys: create one with `diffusiond keys create --name NAME`, or pass "
+                "--insecure-no-auth");
+  server_.set_payload_max_length(api_.options.max_body_bytes);
+  server_.set_read_timeout(60, 0);
+  server_.set_write_timeout(60, 0);
+  server_.set_exception_handler([](const httplib::Request&, httplib::Response& response,
+                                   std::exception_ptr) {
+    send_error(response, ApiError(500, "internal_error", "internal error"), ErrorStyle::Standard);
+  });
+  // Requests over --max-body-mb are refused by httplib with 413; give them our error shape.
+  server_.set_error_handler([](const httplib::Request&, httplib::Response& response) {
+    if (!response.body.empty()) return;
+    if (response.status == 413)
+      send_error(response, ApiError(413, "body_too_large", "the request body is too large"),
+                 ErrorStyle::Standard);
+    else if (response.status == 404)
+      send_error(response, ApiError(404, "not_found", "no such endpoint"), ErrorStyle::Standard);
+  });
+  add_service_endpoints(server_, api_);
+  add_jobs_api(server_, api_);
+  add_sd_api(server_, api_);
+  add_generation_api(server_, api_);
+  add_images_api(server_, api_);
+  add_openai_api(server_, api_);
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::bind() {
+  if (api_.options.port == 0) {
+    port_ = server_.bind_to_any_port(api_.options.host);
+  } else {
+    port_ = server_.bind_to_port(api_.options.host, api_.options.port) ? api_.options.port : -1;
+  }
+  if (port_ <= 0)
+    throw Error("cannot listen on " + api_.options.host + ":" + std::to_string(api_.options.port));
+}
+
+void HttpServer::listen() {
+  bind();
+  server_.listen_after_bind();
+}
+
+int HttpServer::start_background() {
+  bind();
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  for (int i = 0; i < 5000 && !server_.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return port_;
+}
+
+void HttpServer::stop() {
+  server_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace dd::http

@@ -1,0 +1,34 @@
+#pragma once
+// The HTTP server: every dialect's routes on one cpp-httplib server, in front of the Service.
+#include <memory>
+#include <string>
+
+#include "http/api.h"
+
+namespace dd::http {
+
+class HttpServer {
+ public:
+  HttpServer(service::Service& service, HttpOptions options);
+  ~HttpServer();
+
+  // Binds (port 0 = any free port) and serves until stop(); blocking.
+  void listen();
+  // Binds now and serves on a background thread (tests); returns the bound port.
+  int start_background();
+  void stop();
+  int port() const { return port_; }
+
+ private:
+  void bind();
+
+  Api api_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// Loopback addresses: the only ones where anonymous (key-less) mode is allowed.
+bool is_loopback_host(const std::string& host);
+
+}  // namespace dd::http

@@ -1,0 +1,31 @@
+#pragma once
+// The synchronous dialects (/sd, the generation API, imagine, OpenAI) queue a durable job like
+// the jobs API and then wait for it, so every image goes through the same queue, worker and
+// image store. Also: storing uploaded input pictures for img2img / inpainting.
+#include <string>
+#include <vector>
+
+#include "http/api.h"
+
+namespace dd::http {
+
+struct GeneratedImage {
+  std::string bytes;
+  std::string format;  // png | jpeg | webp
+  std::string image_id;
+  int64_t seed = 0;
+  double inference_seconds = 0;
+  service::ImageRecord record;
+};
+
+// Submits the job and waits for it: its images on success; a 422 ApiError with the job's reason
+// when it failed, 504 when it did not finish in time (the job keeps running and stays queryable).
+std::vector<GeneratedImage> generate_now(Api& api, const service::NewJob& job);
+
+// Decodes an uploaded picture (PNG, JPEG or WebP; `param` names the field in errors), and stores
+// it as PNG under DATA_DIR/inputs for the worker. Returns the file path.
+std::string save_input_image(Api& api, const std::vector<uint8_t>& bytes, const std::string& param);
+// The same from base64 text (a data: URL prefix is accepted).
+std::string save_input_image_base64(Api& api, const std::string& base64, const std::string& param);
+
+}  // namespace dd::http

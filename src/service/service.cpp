@@ -1,0 +1,141 @@
+#include "service/service.h"
+
+#include <filesystem>
+
+#include "pipeline/sampler_names.h"
+
+namespace dd::service {
+
+namespace fs = std::filesystem;
+
+void CompletionBoard::finished() {
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
+  changed_.notify_all();
+}
+
+bool CompletionBoard::wait(int timeout_ms, const std::function<bool()>& done) {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    // The database is the truth; the board only wakes waiters when some job ends, so they
+    // need not poll it often. The periodic wake-up covers a job ending between the check and
+    // the wait.
+    std::unique_lock lock(mutex_);
+    const uint64_t seen = generation_;
+    lock.unlock();
+    if (done()) return true;
+    lock.lock();
+    const auto until = std::min(deadline, clock::now() + std::chrono::milliseconds(250));
+    changed_.wait_until(lock, until, [&] { return generation_ != seen; });
+    if (clock::now() >= deadline) {
+      lock.unlock();
+      return done();
+    }
+  }
+}
+
+Service::Service(const ServiceOptions& options) : options_(options) {
+  fs::create_directories(options_.data_dir);
+  db_ = std::make_unique<Database>((fs::path(options_.data_dir) / "diffusiond.db").string());
+  jobs_ = std::make_unique<JobStore>(*db_);
+  images_ = std::make_unique<ImageStore>(*db_, options_.data_dir);
+  accounts_ = std::make_unique<Accounts>(*db_);
+  characters_ = std::make_unique<Characters>(*db_, options_.data_dir);
+  models_ = std::make_unique<ModelRegistry>(options_.models_dir, options_.memory_budget_bytes,
+                                            options_.bf16 ? torch::kBFloat16 : torch::kFloat32,
+                                            options_.default_model);
+  webhooks_ = std::make_unique<WebhookSender>(
+      *db_, [this](const std::string& account) { return accounts_->webhook_secret(account); },
+      options_.allow_private_webhooks, options_.webhooks);
+  worker_ = std::make_unique<Worker>(*jobs_, *images_, *models_,
+                                     [this](const Job& job) { on_job_finished(job); });
+}
+
+Service::~Service() { stop(); }
+
+void Service::start() {
+  jobs_->requeue_interrupted();
+  webhooks_->start();
+  worker_->start();
+}
+
+void Service::stop() {
+  if (worker_) worker_->stop();
+  if (webhooks_) webhooks_->stop();
+}
+
+void Service::on_job_finished(const Job& job) {
+  if (!job.webhook_url.empty() && webhook_body) {
+    try {
+      webhooks_->enqueue(job.id, job.account_id, job.webhook_url, webhook_body(job));
+    } catch (const std::exception&) {
+      // The URL was checked when the job was accepted; a failure here must not stop the worker.
+    }
+  }
+  completions_.finished();
+}
+
+void Service::validate(JobSpec& spec) {
+  if (spec.model.empty()) spec.model = models_->default_model_id();
+  const auto model = models_->find(spec.model);
+  if (!model) throw InvalidParameter("model", "unknown model '" + spec.model + "'");
+  if (!model->error.empty())
+    throw InvalidParameter("model", "model '" + spec.model + "' is unavailable: " + model->error);
+  spec.model = model->id;
+  if (!spec.sampler.empty()) {
+    try {
+      spec.sampler = pipeline::canonical_sampler_name(spec.sampler);
+    } catch (const Error& e) {
+      throw InvalidParameter("sampler", e.what());
+    }
+  }
+  for (auto& lora : spec.loras) {
+    if (!lora.path.empty()) continue;  // characters come resolved
+    const auto path = models_->lora_path(lora.name);
+    if (!path) throw InvalidParameter("loras", "unknown LoRA '" + lora.name + "'");
+    lora.path = *path;
+  }
+  auto check = [](bool ok, const char* param, const std::string& message) {
+    if (!ok) throw InvalidParameter(param, message);
+  };
+  check(spec.width == 0 || (spec.width >= 64 && spec.width <= 2048 && spec.width % 8 == 0), "width",
+        "width must be a multiple of 8 between 64 and 2048");
+  check(spec.height == 0 || (spec.height >= 64 && spec.height <= 2048 && spec.height % 8 == 0),
+        "height", "height must be a multiple of 8 between 64 and 2048");
+  check(spec.steps >= 0 && spec.steps <= 150, "steps", "steps must be between 1 and 150");
+  check(spec.samples >= 1 && spec.samples <= 4, "samples", "samples must be between 1 and 4");
+  check(spec.cfg <= 50, "guidance_scale", "guidance must be at most 50");
+  check(spec.loras.size() <= 8, "loras", "at most 8 LoRAs");
+  check(spec.strength > 0 && spec.strength <= 1, "strength", "strength must be in (0, 1]");
+}
+
+Job Service::submit(NewJob job) {
+  validate(job.spec);
+  if (!job.webhook_url.empty()) {
+    try {
+      WebhookSender::validate_webhook_url(job.webhook_url, options_.allow_private_webhooks);
+    } catch (const Error& e) {
+      throw InvalidParameter("webhookUrl", e.what());
+    }
+  }
+  if (jobs_->queued_count() >= options_.max_queue) throw QueueFull();
+  Job created = jobs_->create(job);
+  worker_->wake();
+  return created;
+}
+
+Job Service::wait(const std::string& job_id, const std::string& account_id, int timeout_ms) {
+  auto done = [&] {
+    auto job = jobs_->get(job_id, account_id);
+    return !job || is_final(job->status);
+  };
+  completions_.wait(timeout_ms, done);
+  auto job = jobs_->get(job_id, account_id);
+  if (!job) throw Error("job " + job_id + " vanished");
+  return *job;
+}
+
+}  // namespace dd::service

@@ -1,0 +1,96 @@
+#pragma once
+// The whole service below HTTP: the stores, the model registry, the worker and the webhook
+// sender, wired together. HTTP dialects translate requests into NewJob / queries on this and
+// render the Job and ImageRecord they get back.
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "service/accounts.h"
+#include "service/characters.h"
+#include "service/database.h"
+#include "service/image_store.h"
+#include "service/job_store.h"
+#include "service/model_registry.h"
+#include "service/webhooks.h"
+#include "service/worker.h"
+#include "util/error.h"
+
+namespace dd::service {
+
+struct ServiceOptions {
+  std::string data_dir = "data";
+  std::string models_dir = "models";
+  std::string default_model;
+  int max_queue = 100;
+  size_t memory_budget_bytes = size_t(16) << 30;
+  bool bf16 = false;
+  bool allow_private_webhooks = false;
+  WebhookOptions webhooks;
+};
+
+// The queue is at --max-queue: the HTTP layer answers 429 with Retry-After.
+struct QueueFull : Error {
+  QueueFull() : Error("the queue is full; try again later") {}
+};
+
+// Lets request threads wait for a job to end without polling the database in a tight loop.
+class CompletionBoard {
+ public:
+  // Some job ended: wake every waiter to re-check its own job.
+  void finished();
+  // Waits until done() is true or the timeout passes; returns done().
+  bool wait(int timeout_ms, const std::function<bool()>& done);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  uint64_t generation_ = 0;
+};
+
+class Service {
+ public:
+  explicit Service(const ServiceOptions& options);
+  ~Service();
+
+  // Re-queues jobs interrupted by a crash, then starts the worker and the webhook sender.
+  void start();
+  void stop();
+
+  // Checks the spec against the models, samplers, LoRAs and limits (InvalidParameter naming the
+  // field), then queues it durably. QueueFull when --max-queue jobs are waiting.
+  Job submit(NewJob job);
+  // Waits until the job ends (or the timeout passes) and returns its record.
+  Job wait(const std::string& job_id, const std::string& account_id, int timeout_ms);
+
+  const ServiceOptions& options() const { return options_; }
+  Database& database() { return *db_; }
+  JobStore& jobs() { return *jobs_; }
+  ImageStore& images() { return *images_; }
+  Accounts& accounts() { return *accounts_; }
+  Characters& characters() { return *characters_; }
+  ModelRegistry& models() { return *models_; }
+  Worker& worker() { return *worker_; }
+
+  // Renders a finished job as the webhook body (set by the HTTP layer: the jobs API's shape).
+  std::function<std::string(const Job&)> webhook_body;
+
+ private:
+  void validate(JobSpec& spec);
+  void on_job_finished(const Job& job);
+
+  ServiceOptions options_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<JobStore> jobs_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<Characters> characters_;
+  std::unique_ptr<ModelRegistry> models_;
+  std::unique_ptr<WebhookSender> webhooks_;
+  std::unique_ptr<Worker> worker_;
+  CompletionBoard completions_;
+};
+
+}  // namespace dd::service

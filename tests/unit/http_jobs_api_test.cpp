@@ -1,0 +1,209 @@
+// The jobs API over real sockets: queue, poll to SUCCESS, fetch the files, cancel, characters,
+// account isolation and webhooks — with the exact shapes of seed 000's samples.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "http_test_server.h"
+#include "io/base64.h"
+#include "io/image.h"
+#include "service/crypto.h"
+#include "test_support.h"
+
+namespace dd::http {
+namespace {
+
+using test::TestServer;
+
+nlohmann::json wait_for_job(const TestServer& server, const std::string& id,
+                            const std::string& key = "", int timeout_s = 60) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto reply = server.get("/v0/api/jobs/" + id, key);
+    if (reply.status != 200) return reply.json;
+    const std::string status = reply.json["job"]["status"];
+    if (status == "SUCCESS" || status == "FAILED" || status == "CANCELLED")
+      return reply.json["job"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "job " << id << " did not end";
+  return nullptr;
+}
+
+TEST(JobsApi, QueuesRunsAndServesFilesInTheSeedsShape) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server;
+  const auto created =
+      server.post("/v0/api/images", {{"prompt", "a red circle"}, {"samples", 2}, {"seed", 7}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  EXPECT_EQ(created.json["success"], true);
+  ASSERT_TRUE(created.json["jobId"].is_string());
+  EXPECT_TRUE(created.json["transactionId"].is_string());
+
+  const auto job = wait_for_job(server, created.json["jobId"]);
+  ASSERT_EQ(job["status"], "SUCCESS") << job.dump();
+  EXPECT_EQ(job["id"], created.json["jobId"]);
+  EXPECT_EQ(job["type"], "IMAGE_INFERENCE");
+  EXPECT_EQ(job["accountId"], "local");
+  EXPECT_TRUE(job["created"].is_number_integer());
+  for (const char* field :
+       {"seed", "loras", "width", "height", "prompt", "negative_prompt", "conditionedPrompt",
+        "num_outputs", "guidance_scale", "num_inference_steps"})
+    EXPECT_TRUE(job["payload"].contains(field)) << field;
+  EXPECT_EQ(job["payload"]["seed"], 7);
+  EXPECT_EQ(job["payload"]["num_outputs"], 2);
+  // Newest first: SUCCESS, IN_PROGRESS, CREATED.
+  ASSERT_EQ(job["statuses"].size(), 3u);
+  EXPECT_EQ(job["statuses"][0]["status"], "SUCCESS");
+  EXPECT_EQ(job["statuses"][2]["status"], "CREATED");
+  ASSERT_EQ(job["outputFiles"].size(), 2u);
+  for (const auto& file : job["outputFiles"]) {
+    for (const char* field : {"name", "path", "created", "size", "url"})
+      EXPECT_TRUE(file.contains(field)) << field;
+    const std::string url = file["url"];
+    const auto bytes = server.get(url.substr(server.base_url().size()));
+    ASSERT_EQ(bytes.status, 200);
+    EXPECT_EQ(bytes.content_type, "image/png");
+    EXPECT_EQ(static_cast<int64_t>(bytes.body.size()), file["size"].get<int64_t>());
+    const auto image =
+        io::decode_png(std::vector<uint8_t>(bytes.body.begin(), bytes.body.end()), "output");
+    EXPECT_EQ(image.width, job["payload"]["width"].get<int>());
+  }
+}
+
+TEST(JobsApi, UnknownJobAndPathTraversalAre404) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server;
+  for (const char* path :
+       {"/v0/api/jobs/nope", "/v0/api/jobs/..%2F..%2Fetc%2Fpasswd", "/files/../diffusiond.db",
+        "/files/x/../../diffusiond.db", "/files/%2E%2E/diffusiond.db"}) {
+    const auto reply = server.get(path);
+    EXPECT_EQ(reply.status, 404) << path << " " << reply.body;
+  }
+}
+
+TEST(JobsApi, CancelStopsARunningJob) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server;
+  const auto created = server.post(
+      "/v0/api/images", {{"prompt", "slow"}, {"steps", 150}, {"width", 256}, {"height", 256}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string id = created.json["jobId"];
+  const auto cancelled = server.post("/v0/api/jobs/" + id + "/cancel", nlohmann::json::object());
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  const auto job = wait_for_job(server, id);
+  EXPECT_EQ(job["status"], "CANCELLED");
+  EXPECT_EQ(server.post("/v0/api/jobs/" + id + "/cancel", nlohmann::json::object()).status, 409);
+}
+
+TEST(JobsApi, CharactersApplyTheirLora) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server;
+  std::ifstream in(test::fixtures().resolve("models/lora/sd15-tiny-lora.safetensors"),
+                   std::ios::binary);
+  const std::string lora((std::istreambuf_iterator<char>(in)), {});
+  const auto character = server.post("/v0/api/characters", {{"name", "Ada"},
+                                                            {"class", "person"},
+                                                            {"triggerWord", "ada"},
+                                                            {"lora", io::base64_encode(lora)}});
+  ASSERT_EQ(character.status, 200) << character.body;
+  const std::string id = character.json["character"]["id"];
+  for (const char* field : {"id", "name", "class", "triggerWord", "created"})
+    EXPECT_TRUE(character.json["character"].contains(field)) << field;
+
+  const auto created =
+      server.post("/v0/api/images", {{"prompt", "a painting of <" + id + "> with an apple"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  const auto job = wait_for_job(server, created.json["jobId"]);
+  ASSERT_EQ(job["status"], "SUCCESS") << job.dump();
+  ASSERT_EQ(job["payload"]["loras"].size(), 1u);
+  EXPECT_EQ(job["payload"]["loras"][0]["meta"]["class"], "person");
+  const std::string conditioned = job["payload"]["conditionedPrompt"];
+  EXPECT_EQ(conditioned.find("<" + id + ">"), std::string::npos) << conditioned;
+  EXPECT_NE(conditioned.find("ada"), std::string::npos) << conditioned;
+
+  const auto unknown =
+      server.post("/v0/api/images", {{"prompt", "<00000000-0000-4000-8000-000000000000> at sea"}});
+  EXPECT_EQ(unknown.status, 400) << unknown.body;
+  EXPECT_EQ(server.get("/v0/api/characters").json["characters"].size(), 1u);
+  EXPECT_EQ(server.del("/v0/api/characters/" + id).status, 200);
+  EXPECT_EQ(server.get("/v0/api/characters/" + id).status, 404);
+}
+
+TEST(JobsApi, AccountsCannotSeeEachOthersJobsFilesOrCharacters) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server;
+  const auto alice = server.service().accounts().create_key("alice").key;
+  const auto bob = server.service().accounts().create_key("bob").key;
+  EXPECT_EQ(server.post("/v0/api/images", {{"prompt", "x"}}).status, 401)
+      << "keys exist: anonymous is refused";
+  EXPECT_EQ(server.post("/v0/api/images", {{"prompt", "x"}}, "dd_wrong").status, 401);
+  const auto created = server.post("/v0/api/images", {{"prompt", "alice's"}}, alice);
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string id = created.json["jobId"];
+  const auto job = wait_for_job(server, id, alice);
+  ASSERT_EQ(job["status"], "SUCCESS");
+  EXPECT_EQ(server.get("/v0/api/jobs/" + id, bob).status, 404);
+  EXPECT_EQ(server.post("/v0/api/jobs/" + id + "/cancel", nlohmann::json::object(), bob).status,
+            404);
+  const std::string path = job["outputFiles"][0]["path"];
+  EXPECT_EQ(server.get("/files/" + path, alice).status, 200);
+  EXPECT_EQ(server.get("/files/" + path, bob).status, 404);
+}
+
+struct BadCase {
+  const char* name;
+  std::string body;
+  int status;
+  const char* param;
+};
+
+TEST(JobsApi, BadInputGetsTheRight4xxNamingTheParameter) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server;
+  const std::vector<BadCase> cases = {
+      {"malformed", "{\"prompt\": ", 400, ""},
+      {"not an object", "[1, 2]", 400, ""},
+      {"no prompt", "{}", 400, "prompt"},
+      {"prompt type", R"({"prompt": 5})", 400, "prompt"},
+      {"width range", R"({"prompt": "x", "width": 2048})", 400, "width"},
+      {"width multiple", R"({"prompt": "x", "width": 100})", 400, "width"},
+      {"width type", R"({"prompt": "x", "width": "wide"})", 400, "width"},
+      {"samples", R"({"prompt": "x", "samples": 5})", 400, "samples"},
+      {"guidance", R"({"prompt": "x", "guidanceScale": 21})", 400, "guidanceScale"},
+      {"fractional", R"({"prompt": "x", "samples": 1.5})", 400, "samples"},
+      {"model", R"({"prompt": "x", "model": "nope"})", 400, "model"},
+      {"sampler", R"({"prompt": "x", "sampler": "warp drive"})", 400, "sampler"},
+      {"webhook", R"({"prompt": "x", "webhookUrl": "ftp://example.com/x"})", 400, "webhookUrl"},
+  };
+  for (const auto& c : cases) {
+    const auto reply = server.post_raw("/v0/api/images", c.body, "application/json");
+    EXPECT_EQ(reply.status, c.status) << c.name << ": " << reply.body;
+    EXPECT_EQ(reply.json["success"], false) << c.name;
+    if (*c.param) EXPECT_EQ(reply.json["error"]["param"], c.param) << c.name << ": " << reply.body;
+  }
+  const auto huge =
+      server.post_raw("/v0/api/images", std::string(3 << 20, 'x'), "application/json");
+  EXPECT_EQ(huge.status, 413);
+  EXPECT_EQ(server.get("/health").status, 200) << "the server stays up";
+}
+
+TEST(JobsApi, FullQueueAnswers429WithRetryAfter) {
+  DD_REQUIRE_FIXTURES();
+  test::TestServerOptions options;
+  options.max_queue = 2;
+  options.start_worker = false;
+  TestServer server(options);
+  EXPECT_EQ(server.post("/v0/api/images", {{"prompt", "1"}}).status, 200);
+  EXPECT_EQ(server.post("/v0/api/images", {{"prompt", "2"}}).status, 200);
+  const auto full = server.post("/v0/api/images", {{"prompt", "3"}});
+  EXPECT_EQ(full.status, 429);
+  bool has_retry_after = false;
+  for (const auto& [name, value] : full.headers) has_retry_after |= name == "Retry-After";
+  EXPECT_TRUE(has_retry_after);
+}
+
+}  // namespace
+}  // namespace dd::http

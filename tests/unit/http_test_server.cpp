@@ -1,0 +1,114 @@
+#include "http_test_server.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "service/crypto.h"
+#include "test_support.h"
+
+namespace dd::test {
+
+namespace fs = std::filesystem;
+
+std::string tiny_models_dir() {
+  static const std::string dir = [] {
+    const fs::path root = fs::temp_directory_path() / ("dd_models_" + service::random_hex(6));
+    const fs::path models = fixtures_dir() + "/models";
+    fs::create_directories(root / "loras");
+    fs::create_directory_symlink(models / "sd15-tiny", root / "sd15-tiny");
+    fs::create_symlink(models / "sd15-tiny.safetensors", root / "sd15-tiny-single.safetensors");
+    fs::create_symlink(models / "sd15-tiny.arch.json", root / "sd15-tiny-single.arch.json");
+    fs::create_symlink(models / "lora" / "sd15-tiny-lora.safetensors",
+                       root / "loras" / "sd15-tiny-lora.safetensors");
+    std::ofstream(root / "sd15-tiny.json") << R"({
+      "aliases": ["sdxl-base", "stabilityai/stable-diffusion-xl-base-1.0"],
+      "defaults": {"steps": 4, "cfg": 7.0, "sampler": "euler", "width": 64, "height": 64}
+    })";
+    std::ofstream(root / "sd15-tiny-single.json") << R"({
+      "config": "sd15-tiny-single.arch.json",
+      "tokenizer": ")" + (models / "sd15-tiny" / "tokenizer").string() +
+                                                         R"(",
+      "defaults": {"steps": 2, "width": 64, "height": 64}
+    })";
+    return root.string();
+  }();
+  return dir;
+}
+
+TestServer::TestServer(TestServerOptions options) {
+  data_dir_ = options.data_dir.empty()
+                  ? (fs::temp_directory_path() / ("dd_data_" + service::random_hex(6))).string()
+                  : options.data_dir;
+  models_dir_ = tiny_models_dir();
+  service::ServiceOptions service_options;
+  service_options.data_dir = data_dir_;
+  service_options.models_dir = models_dir_;
+  service_options.default_model = "sd15-tiny";
+  service_options.max_queue = options.max_queue;
+  service_options.allow_private_webhooks = options.allow_private_webhooks;
+  service_ = std::make_unique<service::Service>(service_options);
+  if (options.start_worker) service_->start();
+  http::HttpOptions http_options;
+  http_options.port = 0;
+  http_options.max_body_bytes = size_t(2) << 20;
+  server_ = std::make_unique<http::HttpServer>(*service_, http_options);
+  port_ = server_->start_background();
+}
+
+TestServer::~TestServer() {
+  server_->stop();
+  service_->stop();
+}
+
+httplib::Client TestServer::client() const {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(120, 0);
+  return client;
+}
+
+std::string TestServer::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+namespace {
+
+TestServer::Reply to_reply(const httplib::Result& result) {
+  TestServer::Reply reply;
+  if (!result) return reply;
+  reply.status = result->status;
+  reply.body = result->body;
+  reply.headers = result->headers;
+  reply.content_type = result->get_header_value("Content-Type");
+  reply.json = nlohmann::json::parse(result->body, nullptr, false);
+  if (reply.json.is_discarded()) reply.json = nullptr;
+  return reply;
+}
+
+httplib::Headers auth(const std::string& key) {
+  if (key.empty()) return {};
+  return {{"Authorization", "Bearer " + key}};
+}
+
+}  // namespace
+
+TestServer::Reply TestServer::post(const std::string& path, const nlohmann::json& body,
+                                   const std::string& key) const {
+  return post_raw(path, body.dump(), "application/json", key);
+}
+
+TestServer::Reply TestServer::post_raw(const std::string& path, const std::string& body,
+                                       const std::string& content_type,
+                                       const std::string& key) const {
+  auto c = client();
+  return to_reply(c.Post(path.c_str(), auth(key), body, content_type.c_str()));
+}
+
+TestServer::Reply TestServer::get(const std::string& path, const std::string& key) const {
+  auto c = client();
+  return to_reply(c.Get(path.c_str(), auth(key)));
+}
+
+TestServer::Reply TestServer::del(const std::string& path, const std::string& key) const {
+  auto c = client();
+  return to_reply(c.Delete(path.c_str(), auth(key)));
+}
+
+}  // namespace dd::test

@@ -1,0 +1,61 @@
+#pragma once
+// A real diffusiond server on a loopback port for HTTP tests: a temporary data dir, a models dir
+// with the tiny fixture models (sd15-tiny as a diffusers folder with aliases; sd15-tiny-single as
+// a single file with its architecture; loras/sd15-tiny-lora), the worker running.
+#include <httplib.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "http/server.h"
+#include "service/service.h"
+
+namespace dd::test {
+
+struct TestServerOptions {
+  std::string data_dir;  // "" = a fresh temporary folder
+  int max_queue = 100;
+  bool start_worker = true;
+  bool allow_private_webhooks = true;
+};
+
+class TestServer {
+ public:
+  explicit TestServer(TestServerOptions options = {});
+  ~TestServer();
+
+  httplib::Client client() const;
+  int port() const { return port_; }
+  std::string base_url() const;
+  service::Service& service() { return *service_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& models_dir() const { return models_dir_; }
+
+  // JSON helpers: status and parsed body (null when the body is not JSON).
+  struct Reply {
+    int status = 0;
+    nlohmann::json json;
+    std::string body;
+    std::string content_type;
+    httplib::Headers headers;
+  };
+  Reply post(const std::string& path, const nlohmann::json& body,
+             const std::string& key = "") const;
+  Reply post_raw(const std::string& path, const std::string& body, const std::string& content_type,
+                 const std::string& key = "") const;
+  Reply get(const std::string& path, const std::string& key = "") const;
+  Reply del(const std::string& path, const std::string& key = "") const;
+
+ private:
+  std::string data_dir_;
+  std::string models_dir_;
+  std::unique_ptr<service::Service> service_;
+  std::unique_ptr<http::HttpServer> server_;
+  int port_ = 0;
+};
+
+// A models dir with the tiny fixtures (created once per process).
+std::string tiny_models_dir();
+
+}  // namespace dd::test
