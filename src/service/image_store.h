@@ -49,6 +49,7 @@ class ImageStore {
 
  private:
   std::string blob_path(const std::string& blob, const std::string& format) const;
+  ImageRecord insert(ImageRecord record);
 
   Database& db_;
   std::string data_dir_;
