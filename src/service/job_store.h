@@ -3,6 +3,7 @@
 // accepted job is never lost: jobs queued or running when the process died are queued again
 // by requeue_interrupted() at start-up. Jobs are claimed FIFO within an account and
 // round-robin across accounts, so one busy account cannot starve the others.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,19 +32,24 @@ class JobStore {
   std::optional<Job> get_any(const std::string& id) const;
   // Jobs of an account, newest first.
   std::vector<Job> list(const std::string& account_id, int limit, int offset) const;
+  int64_t count(const std::string& account_id) const;  // all jobs of the account
 
   // Moves the next queued job to IN_PROGRESS and returns it (nullopt when none is queued).
   std::optional<Job> claim_next();
   void set_progress(const std::string& id, int step, int total);
   void update_spec(const std::string& id, const JobSpec& spec);  // e.g. the seed chosen
-  void succeed(const std::string& id, const std::vector<OutputFile>& outputs);
-  void fail(const std::string& id, const std::string& error);
+  // A finished job never changes status again: these return false (and change nothing) when
+  // the job is unknown or already finished.
+  bool succeed(const std::string& id, const std::vector<OutputFile>& outputs);
+  bool fail(const std::string& id, const std::string& error);
   // A queued job is cancelled at once; a running one is flagged and the worker stops it
   // within one step. False when the job is unknown to the account or already finished.
   bool cancel(const std::string& id, const std::string& account_id);
   bool cancel_requested(const std::string& id) const;
-  void mark_cancelled(const std::string& id);
-  // At start-up: IN_PROGRESS jobs (the process died while running them) back to CREATED.
+  bool mark_cancelled(const std::string& id);
+  // At start-up: IN_PROGRESS jobs (the process died while running them) back to CREATED, in
+  // their original queue order; one whose cancel had been requested becomes CANCELLED instead.
+  // Returns how many were queued again.
   int requeue_interrupted();
 
   int64_t queued_count() const;
