@@ -1,0 +1,117 @@
+#pragma once
+// The models a server can run: every single-file `*.safetensors` checkpoint and every diffusers
+// folder (one with unet/config.json) in the models directory, named by file or folder name
+// without extension. An optional sidecar `NAME.json` beside a model gives aliases, per-model
+// defaults, an architecture file, a tokenizer folder, a description and the `fast` flag:
+//
+//   {"aliases": ["sdxl-base"], "defaults": {"steps": 4, "cfg": 1, "sampler": "euler",
+//    "spacing": "trailing", "width": 1024, "height": 1024}, "config": "x.arch.json",
+//    "tokenizer": "dir", "description": "...", "fast": true}
+//
+// A bad sidecar makes only that model unavailable (listed with the reason). Models load lazily
+// on first use, stay cached, and are unloaded least-recently-used when the parameter bytes of
+// the loaded models exceed the memory budget; a model still held by a caller is never unloaded.
+// LoRA files are MODELS_DIR/loras/*.safetensors, named by file stem. Thread-safe.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/model.h"
+
+namespace dd::service {
+
+// What a job uses when it leaves a field unset. width/height 0 = the model's native size.
+struct ModelDefaults {
+  int steps = 20;
+  double cfg = 7.0;
+  std::string sampler = "euler_a";  // an engine name (pipeline::canonical_sampler_name)
+  std::string spacing;              // "" = the sampler's own
+  int width = 0;
+  int height = 0;
+};
+
+// Lightning/Turbo-class defaults (a sidecar's `"fast": true`): 4 steps, no CFG, trailing Euler.
+ModelDefaults fast_model_defaults();
+
+struct ModelInfo {
+  std::string id;
+  std::vector<std::string> aliases;
+  std::string path;  // the .safetensors file or the diffusers folder
+  ModelDefaults defaults;
+  std::string family;  // sd1, sd1-inpaint, sd2, sdxl; "" until known (loaded)
+  bool fast = false;
+  bool loaded = false;
+  std::string error;  // why the model is unavailable ("" = available)
+  std::string description;
+  std::string config_json;    // architecture JSON from the sidecar ("" = auto)
+  std::string tokenizer_dir;  // from the sidecar ("" = auto)
+  int64_t loaded_bytes = 0;   // parameter bytes while loaded
+
+  bool available() const { return error.empty(); }
+};
+
+class ModelRegistry {
+ public:
+  // memory_budget_bytes 0 = no limit. default_model (id or alias) must name a listed model;
+  // "" = the first available fast-less model by id, else the first available one.
+  ModelRegistry(std::string models_dir, size_t memory_budget_bytes, torch::ScalarType dtype,
+                std::string default_model = "");
+
+  // Re-reads the models directory (loaded models stay loaded when still listed).
+  void rescan();
+
+  // Every model, sorted by id, unavailable ones included (with their error).
+  std::vector<ModelInfo> list() const;
+  // By id, or by alias case-insensitively; nullopt when nothing has that name.
+  std::optional<ModelInfo> find(const std::string& id_or_alias) const;
+  // "" when no model is available.
+  std::string default_model_id() const;
+  // The fast model for the image-object API's default: the first available model marked fast,
+  // else the default model.
+  std::string fast_model_id() const;
+
+  // The loaded model (by id or alias; "" = the default), loading it on first use. A dd::Error
+  // for an unknown or unavailable model or a failed load (the model is then marked
+  // unavailable with the reason).
+  std::shared_ptr<pipeline::DiffusionModel> acquire(const std::string& id_or_alias);
+  // Drops every cached model not in use (e.g. before shutdown or to free memory).
+  void unload_unused();
+  int64_t loaded_bytes() const;
+  int loaded_count() const;
+
+  std::vector<std::string> lora_names() const;  // sorted file stems
+  std::optional<std::string> lora_path(const std::string& name) const;
+
+  const std::string& models_dir() const { return models_dir_; }
+  torch::ScalarType dtype() const { return dtype_; }
+
+ private:
+  struct Entry {
+    ModelInfo info;
+    std::shared_ptr<pipeline::DiffusionModel> model;
+    uint64_t last_used = 0;
+  };
+
+  Entry* find_entry(const std::string& id_or_alias);
+  const Entry* find_entry(const std::string& id_or_alias) const;
+  void evict_over_budget(const std::string& keep_id);
+
+  std::string models_dir_;
+  size_t budget_;
+  torch::ScalarType dtype_;
+  std::string requested_default_;
+  std::string default_id_;
+
+  mutable std::mutex mutex_;  // guards entries_, clock_, default_id_
+  std::mutex load_mutex_;     // one load at a time (two at once would double the peak memory)
+  std::map<std::string, Entry> entries_;
+  uint64_t clock_ = 0;
+};
+
+}  // namespace dd::service

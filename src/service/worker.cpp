@@ -1,0 +1,276 @@
+#include "service/worker.h"
+
+#include <chrono>
+#include <iostream>
+#include <random>
+
+#include "io/image_codec.h"
+#include "pipeline/generate.h"
+#include "pipeline/image_tensor.h"
+#include "pipeline/parameters_text.h"
+#include "pipeline/sampler_names.h"
+#include "sampling/cancelled.h"
+#include "service/crypto.h"
+#include "util/error.h"
+
+namespace dd::service {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+const std::vector<double> kStepBuckets{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+const std::vector<double> kImageBuckets{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+
+// The spec with every unset field filled from the model's defaults and a random seed chosen,
+// so the stored job says exactly what ran (and runs the same again after a restart).
+JobSpec resolve_spec(JobSpec spec, const ModelInfo& info, const pipeline::DiffusionModel& model) {
+  const ModelDefaults& defaults = info.defaults;
+  spec.model = info.id;
+  if (spec.steps <= 0) spec.steps = defaults.steps;
+  if (spec.cfg < 0) spec.cfg = defaults.cfg;
+  try {
+    spec.sampler =
+        pipeline::canonical_sampler_name(spec.sampler.empty() ? defaults.sampler : spec.sampler);
+  } catch (const Error& e) {
+    throw InvalidParameter("sampler", e.what());
+  }
+  if (spec.spacing.empty()) spec.spacing = defaults.spacing;
+  if (spec.width <= 0)
+    spec.width = defaults.width > 0 ? defaults.width : model.config().default_width;
+  if (spec.height <= 0)
+    spec.height = defaults.height > 0 ? defaults.height : model.config().default_height;
+  if (spec.seed < 0) spec.seed = std::random_device{}() & 0xffffffffu;
+  return spec;
+}
+
+io::Image read_input_image(const std::string& path, const std::string& what) {
+  return io::decode_image(io::read_file_bytes(path), what);
+}
+
+pipeline::GenerationRequest to_request(JobSpec& spec, const ModelRegistry& models) {
+  pipeline::GenerationRequest request;
+  request.prompt = spec.conditioned_prompt.empty() ? spec.prompt : spec.conditioned_prompt;
+  request.negative_prompt = spec.negative_prompt;
+  request.steps = spec.steps;
+  request.cfg = spec.cfg;
+  request.sampler = spec.sampler;
+  request.spacing = spec.spacing;
+  request.seed = static_cast<uint64_t>(spec.seed);
+  request.samples = spec.samples;
+  request.strength = spec.strength;
+  for (const auto& lora : spec.loras) {
+    std::string path = lora.path;
+    if (path.empty()) {
+      const auto found = models.lora_path(lora.name);
+      if (!found) throw InvalidParameter("loras", "unknown LoRA '" + lora.name + "'");
+      path = *found;
+    }
+    request.loras.push_back({path, lora.weight});
+  }
+  if (!spec.init_image_path.empty()) {
+    const auto image = read_input_image(spec.init_image_path, "init image");
+    request.init_image = pipeline::image_to_tensor(image);
+    spec.width = image.width;  // img2img keeps the input's size
+    spec.height = image.height;
+  }
+  if (!spec.mask_path.empty())
+    request.mask = pipeline::mask_to_tensor(read_input_image(spec.mask_path, "mask"));
+  request.width = spec.width;
+  request.height = spec.height;
+  return request;
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> upper_bounds)
+    : bounds(std::move(upper_bounds)), counts(bounds.size(), 0) {}
+
+void Histogram::observe(double value) {
+  for (size_t i = 0; i < bounds.size(); ++i)
+    if (value <= bounds[i]) ++counts[i];
+  sum += value;
+  ++count;
+}
+
+WorkerStats::WorkerStats() {
+  stats_.step_seconds = Histogram(kStepBuckets);
+  stats_.image_seconds = Histogram(kImageBuckets);
+}
+
+WorkerStatsSnapshot WorkerStats::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void WorkerStats::job_finished(JobStatus status) {
+  std::lock_guard lock(mutex_);
+  if (status == JobStatus::Success) ++stats_.jobs_succeeded;
+  if (status == JobStatus::Failed) ++stats_.jobs_failed;
+  if (status == JobStatus::Cancelled) ++stats_.jobs_cancelled;
+}
+
+void WorkerStats::image_done(double seconds) {
+  std::lock_guard lock(mutex_);
+  ++stats_.images_generated;
+  stats_.image_seconds.observe(seconds);
+}
+
+void WorkerStats::step_done(double seconds) {
+  std::lock_guard lock(mutex_);
+  stats_.step_seconds.observe(seconds);
+}
+
+void WorkerStats::set_running(const std::string& job_id) {
+  std::lock_guard lock(mutex_);
+  stats_.running_job = job_id;
+}
+
+Worker::Worker(JobStore& jobs, ImageStore& images, ModelRegistry& models,
+               std::function<void(const Job&)> on_finished)
+    : jobs_(jobs), images_(images), models_(models), on_finished_(std::move(on_finished)) {}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Worker::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  wake_cv_.notify_all();
+}
+
+void Worker::loop() {
+  while (!stopping_) {
+    bool ran = false;
+    try {
+      ran = run_one();
+    } catch (const std::exception& e) {  // e.g. the database is unreachable: retry later
+      std::cerr << "worker: " << e.what() << "\n";
+    }
+    if (ran) continue;
+    // Also poll now and then: another process may share the queue.
+    std::unique_lock lock(mutex_);
+    wake_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return woken_ || stopping_; });
+    woken_ = false;
+  }
+}
+
+bool Worker::run_one() {
+  const auto job = jobs_.claim_next();
+  if (!job) return false;
+  run_job(*job);
+  return true;
+}
+
+void Worker::run_job(const Job& job) {
+  stats_.set_running(job.id);
+  try {
+    const auto outputs = generate_outputs(job);
+    jobs_.succeed(job.id, outputs);
+  } catch (const Cancelled&) {
+    if (stopping_ && !jobs_.cancel_requested(job.id)) {
+      stats_.set_running("");  // interrupted by shutdown: stays IN_PROGRESS, requeued at start
+      return;
+    }
+    jobs_.mark_cancelled(job.id);
+  } catch (const c10::Error& e) {
+    jobs_.fail(job.id, std::string("engine error: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    jobs_.fail(job.id, e.what());
+  } catch (...) {
+    jobs_.fail(job.id, "unknown error");
+  }
+  stats_.set_running("");
+  finish(job.id);
+}
+
+std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
+  if (jobs_.cancel_requested(job.id)) throw Cancelled();
+  const std::string name = job.spec.model.empty() ? models_.default_model_id() : job.spec.model;
+  const auto info = models_.find(name);
+  if (!info)
+    throw InvalidParameter("model",
+                           name.empty() ? "no model is available" : "unknown model '" + name + "'");
+  const auto model = models_.acquire(info->id);
+  if (jobs_.cancel_requested(job.id)) throw Cancelled();
+
+  JobSpec spec = resolve_spec(job.spec, *info, *model);
+  auto request = to_request(spec, models_);
+  const std::string format = io::canonical_image_format(spec.format);
+  spec.format = format;
+  jobs_.update_spec(job.id, spec);
+
+  pipeline::GenerationHooks hooks;
+  auto last_step = Clock::now();
+  hooks.progress = [&](int step, int total) {
+    stats_.step_done(seconds_since(last_step));
+    last_step = Clock::now();
+    jobs_.set_progress(job.id, step + 1, total);
+    return !stopping_ && !jobs_.cancel_requested(job.id);
+  };
+  const auto started = Clock::now();
+  const auto result = pipeline::generate(*model, request, hooks);
+  const int count = static_cast<int>(result.images.size(0));
+  const double per_image = seconds_since(started) / count;
+
+  std::vector<OutputFile> outputs;
+  try {
+    for (int i = 0; i < count; ++i) {
+      const auto image = pipeline::tensor_to_image(result.images[i].permute({2, 0, 1}));
+      const auto text =
+          pipeline::parameters_text(request, result.seeds[i], image.width, image.height, info->id);
+      const auto bytes = io::encode_image(image, format, spec.quality, {{"parameters", text}});
+      OutputFile output;
+      output.name = new_uuid() + "." + io::image_file_extension(format);
+      output.path = job.id + "/" + output.name;
+      const auto record =
+          images_.store(job.account_id, output.name, std::string(bytes.begin(), bytes.end()),
+                        format, image.width, image.height, job.id);
+      output.created_ms = record.created_ms;
+      output.size = record.size;
+      output.image_id = record.id;
+      output.seed = static_cast<int64_t>(result.seeds[i]);
+      output.inference_seconds = per_image;
+      outputs.push_back(output);
+      stats_.image_done(per_image);
+    }
+  } catch (...) {
+    // No half-finished job: drop the images already stored for it.
+    for (const auto& output : outputs) images_.remove(output.image_id, job.account_id);
+    throw;
+  }
+  return outputs;
+}
+
+void Worker::finish(const std::string& job_id) {
+  try {
+    const auto job = jobs_.get_any(job_id);
+    if (!job) return;
+    stats_.job_finished(job->status);
+    if (on_finished_) on_finished_(*job);
+  } catch (const std::exception& e) {
+    std::cerr << "worker: after job " << job_id << ": " << e.what() << "\n";
+  }
+}
+
+}  // namespace dd::service

@@ -1,0 +1,260 @@
+// WebhookSender against a real loopback receiver: signature, retries with backoff, persistence
+// across a restart, and the refusal of private addresses.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "service/crypto.h"
+#include "service/webhooks.h"
+#include "util/error.h"
+
+namespace dd::service {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Received {
+  std::string body;
+  std::string content_type;
+  std::string signature;
+  std::string attempt;
+};
+
+// An HTTP server on a loopback port that answers 500 to the first `failures` requests.
+class Receiver {
+ public:
+  explicit Receiver(int failures = 0) : failures_(failures) {
+    server_.Post("/hook", [this](const httplib::Request& request, httplib::Response& response) {
+      std::lock_guard lock(mutex_);
+      received_.push_back({request.body, request.get_header_value("Content-Type"),
+                           request.get_header_value("X-Diffusiond-Signature"),
+                           request.get_header_value("X-Diffusiond-Attempt")});
+      response.status = static_cast<int>(received_.size()) <= failures_ ? 500 : 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+  }
+  ~Receiver() {
+    server_.stop();
+    thread_.join();
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  std::vector<Received> received() {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  int failures_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<Received> received_;
+};
+
+class WebhooksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("dd-webhooks-" + random_hex(8));
+    fs::create_directories(dir_);
+    db_ = std::make_unique<Database>((dir_ / "db.sqlite").string());
+  }
+  void TearDown() override {
+    db_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::unique_ptr<WebhookSender> sender(int64_t base_delay_ms = 20, int max_attempts = 5) {
+    WebhookOptions options;
+    options.base_delay_ms = base_delay_ms;
+    options.max_attempts = max_attempts;
+    options.timeout_seconds = 5;
+    return std::make_unique<WebhookSender>(
+        *db_, [](const std::string& account) { return "secret-of-" + account; }, true, options);
+  }
+
+  // Polls until the job's first delivery has left "pending" (or 30 s passed).
+  WebhookDelivery wait_final(const WebhookSender& webhooks, const std::string& job_id) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto found = webhooks.deliveries(job_id);
+      if (!found.empty() && found[0].status != "pending") return found[0];
+      std::this_thread::sleep_for(5ms);
+    }
+    ADD_FAILURE() << "delivery still pending";
+    return {};
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Database> db_;
+};
+
+const std::string kBody = R"({"job":{"id":"job-1","status":"SUCCESS"},"webhookId":"w1"})";
+
+TEST_F(WebhooksTest, PostsTheBodyWithAVerifiableSignature) {
+  Receiver receiver;
+  auto webhooks = sender();
+  webhooks->start();
+  webhooks->enqueue("job-1", "acct", receiver.url(), kBody);
+  const auto delivery = wait_final(*webhooks, "job-1");
+  EXPECT_EQ(delivery.status, "delivered");
+  EXPECT_EQ(delivery.attempts, 1);
+  EXPECT_EQ(delivery.last_error, "");
+  const auto received = receiver.received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].body, kBody);
+  EXPECT_EQ(received[0].content_type, "application/json");
+  EXPECT_EQ(received[0].signature, "sha256=" + hmac_sha256_hex("secret-of-acct", kBody));
+  EXPECT_TRUE(constant_time_equal(received[0].signature,
+                                  WebhookSender::signature("secret-of-acct", received[0].body)));
+  EXPECT_EQ(webhooks->pending_count(), 0);
+}
+
+TEST_F(WebhooksTest, RetriesUntilTheReceiverAccepts) {
+  Receiver receiver(2);  // fails twice, accepts the third try
+  auto webhooks = sender();
+  webhooks->start();
+  webhooks->enqueue("job-1", "acct", receiver.url(), kBody);
+  const auto delivery = wait_final(*webhooks, "job-1");
+  EXPECT_EQ(delivery.status, "delivered");
+  EXPECT_EQ(delivery.attempts, 3);
+  const auto received = receiver.received();
+  ASSERT_EQ(received.size(), 3u);
+  EXPECT_EQ(received[0].attempt, "1");
+  EXPECT_EQ(received[2].attempt, "3");
+  for (const auto& r : received) EXPECT_EQ(r.body, kBody);
+}
+
+TEST_F(WebhooksTest, GivesUpAfterTheLastAttempt) {
+  Receiver receiver(1000);
+  auto webhooks = sender(10, 3);
+  webhooks->start();
+  webhooks->enqueue("job-1", "acct", receiver.url(), kBody);
+  const auto delivery = wait_final(*webhooks, "job-1");
+  EXPECT_EQ(delivery.status, "failed");
+  EXPECT_EQ(delivery.attempts, 3);
+  EXPECT_NE(delivery.last_error.find("HTTP 500"), std::string::npos) << delivery.last_error;
+  EXPECT_EQ(receiver.received().size(), 3u);
+}
+
+TEST_F(WebhooksTest, BacksOffExponentially) {
+  Receiver receiver(1000);
+  auto webhooks = sender(60000, 5);  // a minute before the second try
+  webhooks->start();
+  webhooks->enqueue("job-1", "acct", receiver.url(), kBody);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (webhooks->deliveries("job-1")[0].attempts == 0 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  const auto delivery = webhooks->deliveries("job-1")[0];
+  EXPECT_EQ(delivery.status, "pending");
+  EXPECT_EQ(delivery.attempts, 1);
+  // The retry is scheduled one base delay after the attempt (a minute, not milliseconds).
+  EXPECT_GT(delivery.next_attempt_ms, delivery.created_ms + 50000);
+  EXPECT_EQ(webhooks->pending_count(), 1);
+}
+
+TEST_F(WebhooksTest, PendingDeliveriesSurviveARestart) {
+  Receiver receiver;
+  {
+    auto webhooks = sender();
+    webhooks->enqueue("job-1", "acct", receiver.url(), kBody);  // never started: "crashed"
+  }
+  db_ = std::make_unique<Database>((dir_ / "db.sqlite").string());
+  auto webhooks = sender();
+  EXPECT_EQ(webhooks->pending_count(), 1);
+  webhooks->start();
+  EXPECT_EQ(wait_final(*webhooks, "job-1").status, "delivered");
+  ASSERT_EQ(receiver.received().size(), 1u);
+  EXPECT_EQ(receiver.received()[0].body, kBody);
+}
+
+TEST_F(WebhooksTest, RetryStateSurvivesARestart) {
+  Receiver receiver(1);
+  {
+    auto webhooks = sender(200);
+    webhooks->start();
+    webhooks->enqueue("job-1", "acct", receiver.url(), kBody);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (receiver.received().empty() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(2ms);
+    webhooks->stop();
+  }
+  auto webhooks = sender(200);
+  webhooks->start();
+  const auto delivery = wait_final(*webhooks, "job-1");
+  EXPECT_EQ(delivery.status, "delivered");
+  EXPECT_EQ(delivery.attempts, 2);
+}
+
+TEST_F(WebhooksTest, RefusesPrivateAddressesWhenNotAllowed) {
+  for (const std::string& url : std::vector<std::string>{
+           "http://127.0.0.1/hook", "http://localhost:8080/hook", "http://10.1.2.3/",
+           "http://172.16.0.1/", "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data",
+           "http://100.64.0.1/", "http://0.0.0.0/", "http://224.0.0.1/", "http://[::1]:8080/",
+           "http://[fe80::1]/", "http://[fc00::1]/", "http://[::ffff:127.0.0.1]/", "http://[::]/",
+           "http://[64:ff9b::a00:1]/", "http://[2002:c0a8:101::1]/"}) {
+    try {
+      WebhookSender::validate_webhook_url(url, false);
+      ADD_FAILURE() << url << " was accepted";
+    } catch (const InvalidParameter& e) {
+      EXPECT_EQ(e.param(), "webhookUrl") << url;
+      EXPECT_NE(std::string(e.what()).find("--allow-private-webhooks"), std::string::npos) << url;
+    }
+  }
+  EXPECT_NO_THROW(WebhookSender::validate_webhook_url("http://127.0.0.1:9/hook", true));
+  EXPECT_NO_THROW(WebhookSender::validate_webhook_url("https://[::1]/hook", true));
+  EXPECT_NO_THROW(WebhookSender::validate_webhook_url("http://8.8.8.8/hook?x=1", false));
+  EXPECT_NO_THROW(WebhookSender::validate_webhook_url("HTTPS://[2606:4700::1111]:8443/", false));
+}
+
+TEST_F(WebhooksTest, RefusesMalformedUrls) {
+  for (const std::string& url : std::vector<std::string>{
+           "", "not a url", "ftp://example.com/", "file:///etc/passwd", "http://", "http:///path",
+           "http://user:pw@example.com/", "http://host:99999/", "http://host:0/", "http://host:x/",
+           "http://[::1/", "http://exa mple.com/", "http://ex\xc3\xa4mple.com/",
+           "http://" + std::string(3000, 'a') + ".com/"}) {
+    try {
+      WebhookSender::validate_webhook_url(url, true);
+      ADD_FAILURE() << url << " was accepted";
+    } catch (const InvalidParameter& e) {
+      EXPECT_EQ(e.param(), "webhookUrl") << url;
+    }
+  }
+}
+
+TEST_F(WebhooksTest, ADeliveryToAPrivateAddressFailsAtOnceWhenNotAllowed) {
+  Receiver receiver;
+  WebhookSender webhooks(
+      *db_, [](const std::string&) { return "k"; }, false);
+  webhooks.start();
+  webhooks.enqueue("job-1", "acct", receiver.url(), kBody);
+  const auto delivery = wait_final(webhooks, "job-1");
+  EXPECT_EQ(delivery.status, "failed");
+  EXPECT_EQ(delivery.attempts, 1);
+  EXPECT_NE(delivery.last_error.find("loopback"), std::string::npos) << delivery.last_error;
+  EXPECT_TRUE(receiver.received().empty());
+}
+
+TEST_F(WebhooksTest, AnUnreachableReceiverIsRetriedNotFatal) {
+  auto webhooks = sender(10, 2);
+  webhooks->start();
+  webhooks->enqueue("job-1", "acct", "http://127.0.0.1:1/hook", kBody);  // nothing listens
+  const auto delivery = wait_final(*webhooks, "job-1");
+  EXPECT_EQ(delivery.status, "failed");
+  EXPECT_EQ(delivery.attempts, 2);
+  EXPECT_NE(delivery.last_error.find("request failed"), std::string::npos) << delivery.last_error;
+}
+
+}  // namespace
+}  // namespace dd::service

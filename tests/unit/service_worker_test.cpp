@@ -1,0 +1,304 @@
+// The worker on the tiny fixture model, with real JobStore and ImageStore on a temporary
+// database: jobs run to SUCCESS with PNG outputs, failures and cancellations are recorded, and
+// a job interrupted by a crash or a shutdown runs again after a restart.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "io/image.h"
+#include "io/image_codec.h"
+#include "service/crypto.h"
+#include "service/worker.h"
+#include "test_support.h"
+
+namespace dd::service {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::string kAccount = "acct-1";
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DD_REQUIRE_FIXTURES();
+    const fs::path fixtures = fs::path(test::fixtures_dir()) / "models";
+    dir_ = fs::temp_directory_path() / ("dd-worker-" + random_hex(8));
+    fs::create_directories(dir_ / "models" / "loras");
+    fs::create_directory_symlink(fixtures / "sd15-tiny", dir_ / "models" / "sd15-tiny");
+    fs::create_symlink(fixtures / "lora" / "sd15-tiny-lora.safetensors",
+                       dir_ / "models" / "loras" / "tiny-lora.safetensors");
+    std::ofstream(dir_ / "models" / "sd15-tiny.json")
+        << R"({"aliases": ["tiny"], "defaults": {"steps": 2, "width": 64, "height": 64}})";
+    models_ = std::make_unique<ModelRegistry>((dir_ / "models").string(), 0, torch::kFloat32);
+    open();
+  }
+
+  void TearDown() override {
+    if (worker_) worker_->stop();
+    worker_.reset();
+    images_.reset();
+    jobs_.reset();
+    db_.reset();
+    models_.reset();
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Opens the stores on the database file (again, after a simulated restart).
+  void open() {
+    worker_.reset();
+    images_.reset();
+    jobs_.reset();
+    db_ = std::make_unique<Database>((dir_ / "db.sqlite").string());
+    jobs_ = std::make_unique<JobStore>(*db_);
+    images_ = std::make_unique<ImageStore>(*db_, (dir_ / "data").string());
+    worker_ = std::make_unique<Worker>(*jobs_, *images_, *models_, [this](const Job& job) {
+      std::lock_guard lock(finished_mutex_);
+      finished_.push_back(job);
+    });
+  }
+
+  std::string submit(const JobSpec& spec) {
+    NewJob job;
+    job.account_id = kAccount;
+    job.dialect = "jobs";
+    job.spec = spec;
+    const auto id = jobs_->create(job).id;
+    worker_->wake();
+    return id;
+  }
+
+  // Polls until `done(job)` holds (or 120 s passed).
+  Job wait_for(const std::string& id, const std::function<bool(const Job&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto job = jobs_->get_any(id);
+      if (job && done(*job)) return *job;
+      std::this_thread::sleep_for(1ms);
+    }
+    ADD_FAILURE() << "job " << id << " did not reach the expected state";
+    return *jobs_->get_any(id);
+  }
+
+  Job wait_final(const std::string& id) {
+    return wait_for(id, [](const Job& job) { return is_final(job.status); });
+  }
+
+  std::vector<Job> finished() {
+    std::lock_guard lock(finished_mutex_);
+    return finished_;
+  }
+
+  // The jobs reported to on_finished, once there are `count` (it runs just after the store
+  // records the end, so a poller can see the status first).
+  std::vector<Job> wait_finished(size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (finished().size() < count && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    return finished();
+  }
+
+  static JobSpec tiny_spec() {
+    JobSpec spec;
+    spec.prompt = "a red square";
+    spec.negative_prompt = "blurry";
+    spec.seed = 42;
+    spec.sampler = "Euler a";
+    return spec;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<ModelRegistry> models_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<JobStore> jobs_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<Worker> worker_;
+  std::mutex finished_mutex_;
+  std::vector<Job> finished_;
+};
+
+TEST_F(WorkerTest, RunsAQueuedJobToSuccessWithPngOutputs) {
+  worker_->start();
+  JobSpec spec = tiny_spec();
+  spec.samples = 2;
+  const auto id = submit(spec);
+  const Job job = wait_final(id);
+  ASSERT_EQ(job.status, JobStatus::Success) << job.error;
+  ASSERT_EQ(job.outputs.size(), 2u);
+
+  // The stored spec says exactly what ran: the model's defaults filled in.
+  EXPECT_EQ(job.spec.model, "sd15-tiny");
+  EXPECT_EQ(job.spec.steps, 2);
+  EXPECT_EQ(job.spec.width, 64);
+  EXPECT_EQ(job.spec.sampler, "euler_a");
+  EXPECT_EQ(job.spec.seed, 42);
+  EXPECT_EQ(job.progress_total, 2);
+
+  for (size_t i = 0; i < job.outputs.size(); ++i) {
+    const auto& output = job.outputs[i];
+    EXPECT_EQ(output.path, id + "/" + output.name);
+    EXPECT_EQ(output.name.substr(output.name.size() - 4), ".png");
+    EXPECT_EQ(output.seed, 42 + static_cast<int64_t>(i));
+    EXPECT_GT(output.size, 0);
+    const auto record = images_->get(output.image_id, kAccount);
+    ASSERT_TRUE(record);
+    EXPECT_EQ(record->job_id, id);
+    EXPECT_EQ(record->format, "png");
+    const std::string bytes = images_->read_bytes(*record);
+    EXPECT_EQ(static_cast<int64_t>(bytes.size()), output.size);
+    const auto image = io::decode_png({bytes.begin(), bytes.end()}, "output");
+    EXPECT_EQ(image.width, 64);
+    EXPECT_EQ(image.height, 64);
+
+    const auto file = dir_ / output.name;
+    std::ofstream(file, std::ios::binary) << bytes;
+    const auto text = io::read_png_text(file.string());
+    ASSERT_TRUE(text.count("parameters"));
+    const auto& parameters = text.at("parameters");
+    EXPECT_EQ(parameters.rfind("a red square\nNegative prompt: blurry\n", 0), 0u) << parameters;
+    EXPECT_NE(parameters.find("Steps: 2, Sampler: Euler a"), std::string::npos) << parameters;
+    EXPECT_NE(parameters.find("Seed: " + std::to_string(42 + i)), std::string::npos);
+    EXPECT_NE(parameters.find("Model: sd15-tiny"), std::string::npos) << parameters;
+  }
+
+  const auto done = wait_finished(1);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].id, id);
+  EXPECT_EQ(done[0].status, JobStatus::Success);
+  const auto stats = worker_->stats().snapshot();
+  EXPECT_EQ(stats.jobs_succeeded, 1u);
+  EXPECT_EQ(stats.images_generated, 2u);
+  EXPECT_EQ(stats.image_seconds.count, 2u);
+  EXPECT_EQ(stats.step_seconds.count, 2u);
+  EXPECT_EQ(stats.running_job, "");
+}
+
+TEST_F(WorkerTest, ARandomSeedIsChosenAndStored) {
+  JobSpec spec = tiny_spec();
+  spec.seed = -1;
+  spec.model = "TINY";  // an alias, any case
+  spec.format = "jpeg";
+  const auto id = submit(spec);
+  ASSERT_TRUE(worker_->run_one());
+  const Job job = *jobs_->get_any(id);
+  ASSERT_EQ(job.status, JobStatus::Success) << job.error;
+  EXPECT_GE(job.spec.seed, 0);
+  ASSERT_EQ(job.outputs.size(), 1u);
+  EXPECT_EQ(job.outputs[0].seed, job.spec.seed);
+  EXPECT_EQ(job.outputs[0].name.substr(job.outputs[0].name.size() - 4), ".jpg");
+  const auto record = images_->get(job.outputs[0].image_id, kAccount);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->format, "jpeg");
+  const std::string bytes = images_->read_bytes(*record);
+  EXPECT_EQ(io::sniff_image_format({bytes.begin(), bytes.end()}), "jpeg");
+  EXPECT_FALSE(worker_->run_one());  // nothing else queued
+}
+
+TEST_F(WorkerTest, FailuresAreRecordedWithTheReason) {
+  JobSpec unknown_model = tiny_spec();
+  unknown_model.model = "nope";
+  JobSpec unknown_lora = tiny_spec();
+  unknown_lora.loras.push_back({"missing-lora", "", 1.0, nlohmann::json::object()});
+  JobSpec bad_size = tiny_spec();
+  bad_size.width = 65;
+  JobSpec corrupt_image = tiny_spec();
+  corrupt_image.init_image_path = (dir_ / "corrupt.png").string();
+  std::ofstream(dir_ / "corrupt.png") << "\x89PNG\r\n\x1a\n garbage";
+  const std::vector<std::pair<JobSpec, std::string>> cases{
+      {unknown_model, "unknown model 'nope'"},
+      {unknown_lora, "unknown LoRA 'missing-lora'"},
+      {bad_size, "multiples of 8"},
+      {corrupt_image, "init image"},
+  };
+  worker_->start();
+  for (const auto& [spec, reason] : cases) {
+    const Job job = wait_final(submit(spec));
+    EXPECT_EQ(job.status, JobStatus::Failed);
+    EXPECT_NE(job.error.find(reason), std::string::npos) << job.error;
+    EXPECT_TRUE(job.outputs.empty());
+  }
+  EXPECT_EQ(wait_finished(cases.size()).size(), cases.size());
+  EXPECT_EQ(worker_->stats().snapshot().jobs_failed, cases.size());
+
+  const Job after = wait_final(submit(tiny_spec()));  // the thread survived them all
+  EXPECT_EQ(after.status, JobStatus::Success) << after.error;
+}
+
+TEST_F(WorkerTest, AppliesLorasAndImg2Img) {
+  io::Image input;
+  input.width = 64;
+  input.height = 48;
+  input.rgb.resize(64 * 48 * 3);
+  for (size_t i = 0; i < input.rgb.size(); ++i) input.rgb[i] = static_cast<uint8_t>(i * 7);
+  io::write_png((dir_ / "input.png").string(), input);
+  JobSpec spec = tiny_spec();
+  spec.init_image_path = (dir_ / "input.png").string();
+  spec.strength = 0.5;
+  spec.loras.push_back({"tiny-lora", "", 0.8, nlohmann::json::object()});
+  const auto id = submit(spec);
+  ASSERT_TRUE(worker_->run_one());
+  const Job job = *jobs_->get_any(id);
+  ASSERT_EQ(job.status, JobStatus::Success) << job.error;
+  EXPECT_EQ(job.spec.width, 64);  // the input's size
+  EXPECT_EQ(job.spec.height, 48);
+  const auto record = images_->get(job.outputs.at(0).image_id, kAccount);
+  EXPECT_EQ(record->width, 64);
+  EXPECT_EQ(record->height, 48);
+}
+
+TEST_F(WorkerTest, CancelsARunningJobWithinAStep) {
+  worker_->start();
+  JobSpec spec = tiny_spec();
+  spec.steps = 500;
+  const auto id = submit(spec);
+  const Job running =
+      wait_for(id, [](const Job& job) { return job.progress_step >= 1 || is_final(job.status); });
+  ASSERT_EQ(running.status, JobStatus::InProgress);
+  ASSERT_TRUE(jobs_->cancel(id, kAccount));
+  const Job job = wait_final(id);
+  EXPECT_EQ(job.status, JobStatus::Cancelled);
+  EXPECT_LT(job.progress_step, 500);
+  EXPECT_TRUE(job.outputs.empty());
+  ASSERT_EQ(wait_finished(1).size(), 1u);
+  EXPECT_EQ(finished()[0].status, JobStatus::Cancelled);
+  EXPECT_EQ(worker_->stats().snapshot().jobs_cancelled, 1u);
+}
+
+TEST_F(WorkerTest, AJobInterruptedByACrashRunsAfterRestart) {
+  const auto id = submit(tiny_spec());
+  ASSERT_TRUE(jobs_->claim_next());  // the process "dies" while running it
+  EXPECT_EQ(jobs_->get_any(id)->status, JobStatus::InProgress);
+
+  open();  // restart
+  EXPECT_EQ(jobs_->requeue_interrupted(), 1);
+  worker_->start();
+  const Job job = wait_final(id);
+  EXPECT_EQ(job.status, JobStatus::Success) << job.error;
+  EXPECT_EQ(job.outputs.size(), 1u);
+}
+
+TEST_F(WorkerTest, StopLeavesTheRunningJobForTheNextStart) {
+  worker_->start();
+  JobSpec spec = tiny_spec();
+  spec.steps = 500;
+  const auto id = submit(spec);
+  wait_for(id, [](const Job& job) { return job.progress_step >= 1 || is_final(job.status); });
+  worker_->stop();
+  EXPECT_EQ(jobs_->get_any(id)->status, JobStatus::InProgress);
+  EXPECT_TRUE(finished().empty());
+
+  open();  // restart
+  ASSERT_EQ(jobs_->requeue_interrupted(), 1);
+  JobSpec shorter = jobs_->get_any(id)->spec;
+  shorter.steps = 2;  // keep the test short
+  jobs_->update_spec(id, shorter);
+  ASSERT_TRUE(worker_->run_one());
+  EXPECT_EQ(jobs_->get_any(id)->status, JobStatus::Success);
+}
+
+}  // namespace
+}  // namespace dd::service
