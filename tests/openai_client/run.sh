@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs the official `openai` npm client (check.mjs) against a real `diffusiond serve` with the
+# tiny fixture models. Usage: run.sh SERVER_BINARY FIXTURES_DIR
+# Needs node, npm and the npm registry (npm ci installs the pinned client into a temp folder).
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 SERVER_BINARY FIXTURES_DIR" >&2
+  exit 2
+fi
+server_binary=$(realpath "$1")
+fixtures=$(realpath "$2")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/dd_openai_client.XXXXXX")
+server_pid=""
+
+cleanup() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The models folder of tests/unit/http_test_server.cpp's tiny_models_dir().
+models="$work/models"
+mkdir -p "$models/loras" "$work/data"
+ln -s "$fixtures/models/sd15-tiny" "$models/sd15-tiny"
+ln -s "$fixtures/models/sd15-tiny.safetensors" "$models/sd15-tiny-single.safetensors"
+ln -s "$fixtures/models/sd15-tiny.arch.json" "$models/sd15-tiny-single.arch.json"
+ln -s "$fixtures/models/lora/sd15-tiny-lora.safetensors" "$models/loras/sd15-tiny-lora.safetensors"
+cat >"$models/sd15-tiny.json" <<'EOF'
+{"aliases": ["sdxl-base", "stabilityai/stable-diffusion-xl-base-1.0"],
+ "defaults": {"steps": 4, "cfg": 7.0, "sampler": "euler", "width": 64, "height": 64}}
+EOF
+# Sidecar paths must stay inside the models folder: the tokenizer is linked in.
+ln -s "$fixtures/models/sd15-tiny/tokenizer" "$models/sd15-tiny-single.tokenizer"
+cat >"$models/sd15-tiny-single.json" <<'EOF'
+{"config": "sd15-tiny-single.arch.json", "tokenizer": "sd15-tiny-single.tokenizer",
+ "defaults": {"steps": 2, "width": 64, "height": 64}}
+EOF
+
+# Install the pinned client first, so a slow install cannot eat the server's start-up window.
+cp "$here/package.json" "$here/package-lock.json" "$here/check.mjs" "$work/"
+(cd "$work" && npm ci --no-audit --no-fund --loglevel=error)
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$server_binary" serve --host 127.0.0.1 --port "$port" --models-dir "$models" \
+  --data-dir "$work/data" --default-model sd15-tiny >"$work/server.log" 2>&1 &
+server_pid=$!
+
+base="http://127.0.0.1:$port"
+deadline=$((SECONDS + 60))
+until curl -fsS "$base/health" >/dev/null 2>&1; do
+  if ! kill -0 "$server_pid" 2>/dev/null || ((SECONDS > deadline)); then
+    echo "diffusiond did not start; its log:" >&2
+    cat "$work/server.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+status=0
+(cd "$work" && node check.mjs "$base") || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "--- server log ---" >&2
+  cat "$work/server.log" >&2
+fi
+exit $status
