@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "http/jobs_json.h"
 #include "util/error.h"
 
 namespace dd::http {
@@ -38,6 +39,11 @@ HttpServer::HttpServer(service::Service& service, HttpOptions options)
     else if (response.status == 404)
       send_error(response, ApiError(404, "not_found", "no such endpoint"), ErrorStyle::Standard);
   });
+  // Webhooks carry the jobs API's job object and the caller's webhookId.
+  const std::string base = "http://" + api_.options.host + ":" + std::to_string(api_.options.port);
+  service.webhook_body = [base](const service::Job& job) {
+    return nlohmann::json{{"job", jobs_api_job(job, base)}, {"webhookId", job.webhook_id}}.dump();
+  };
   add_service_endpoints(server_, api_);
   add_jobs_api(server_, api_);
   add_sd_api(server_, api_);

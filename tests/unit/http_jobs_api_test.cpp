@@ -182,7 +182,9 @@ TEST(JobsApi, BadInputGetsTheRight4xxNamingTheParameter) {
     const auto reply = server.post_raw("/v0/api/images", c.body, "application/json");
     EXPECT_EQ(reply.status, c.status) << c.name << ": " << reply.body;
     EXPECT_EQ(reply.json["success"], false) << c.name;
-    if (*c.param) EXPECT_EQ(reply.json["error"]["param"], c.param) << c.name << ": " << reply.body;
+    if (*c.param) {
+      EXPECT_EQ(reply.json["error"]["param"], c.param) << c.name << ": " << reply.body;
+    }
   }
   const auto huge =
       server.post_raw("/v0/api/images", std::string(3 << 20, 'x'), "application/json");
@@ -203,6 +205,100 @@ TEST(JobsApi, FullQueueAnswers429WithRetryAfter) {
   bool has_retry_after = false;
   for (const auto& [name, value] : full.headers) has_retry_after |= name == "Retry-After";
   EXPECT_TRUE(has_retry_after);
+}
+
+}  // namespace
+}  // namespace dd::http
+
+namespace dd::http {
+namespace {
+
+// A loopback receiver that refuses the first `failures` deliveries.
+class WebhookReceiver {
+ public:
+  explicit WebhookReceiver(int failures) : failures_(failures) {
+    server_.Post("/hook", [this](const httplib::Request& request, httplib::Response& response) {
+      std::lock_guard lock(mutex_);
+      ++attempts_;
+      if (attempts_ <= failures_) {
+        response.status = 503;
+        return;
+      }
+      body_ = request.body;
+      signature_ = request.get_header_value("X-Diffusiond-Signature");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~WebhookReceiver() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  bool wait_for_body(int timeout_s) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mutex_);
+        if (!body_.empty()) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  std::string body() {
+    std::lock_guard lock(mutex_);
+    return body_;
+  }
+  std::string signature() {
+    std::lock_guard lock(mutex_);
+    return signature_;
+  }
+  int attempts() {
+    std::lock_guard lock(mutex_);
+    return attempts_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  int failures_;
+  std::mutex mutex_;
+  int attempts_ = 0;
+  std::string body_, signature_;
+};
+
+TEST(JobsApi, WebhookIsSignedAndRetriedUntilDelivered) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server;
+  WebhookReceiver receiver(/*failures=*/2);
+  const auto created =
+      server.post("/v0/api/images",
+                  {{"prompt", "hook"}, {"webhookUrl", receiver.url()}, {"webhookId", "my-hook-1"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  ASSERT_TRUE(receiver.wait_for_body(30))
+      << "no delivery after " << receiver.attempts() << " attempts";
+  EXPECT_EQ(receiver.attempts(), 3);
+  const auto body = nlohmann::json::parse(receiver.body());
+  EXPECT_EQ(body["webhookId"], "my-hook-1");
+  EXPECT_EQ(body["job"]["id"], created.json["jobId"]);
+  EXPECT_EQ(body["job"]["status"], "SUCCESS");
+  const auto secret = server.service().accounts().webhook_secret("local");
+  EXPECT_EQ(receiver.signature(), "sha256=" + service::hmac_sha256_hex(secret, receiver.body()));
+}
+
+TEST(JobsApi, PrivateWebhookUrlsAreRefusedUnlessAllowed) {
+  DD_REQUIRE_FIXTURES();
+  test::TestServerOptions options;
+  options.allow_private_webhooks = false;
+  TestServer server(options);
+  for (const char* url : {"http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://192.168.1.1/x",
+                          "http://localhost/x"}) {
+    const auto reply = server.post("/v0/api/images", {{"prompt", "x"}, {"webhookUrl", url}});
+    EXPECT_EQ(reply.status, 400) << url;
+    EXPECT_EQ(reply.json["error"]["param"], "webhookUrl") << url;
+  }
 }
 
 }  // namespace

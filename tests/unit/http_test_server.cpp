@@ -46,6 +46,7 @@ TestServer::TestServer(TestServerOptions options) {
   service_options.default_model = "sd15-tiny";
   service_options.max_queue = options.max_queue;
   service_options.allow_private_webhooks = options.allow_private_webhooks;
+  service_options.webhooks.base_delay_ms = options.webhook_base_delay_ms;
   service_ = std::make_unique<service::Service>(service_options);
   if (options.start_worker) service_->start();
   http::HttpOptions http_options;

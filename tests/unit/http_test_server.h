@@ -18,6 +18,7 @@ struct TestServerOptions {
   int max_queue = 100;
   bool start_worker = true;
   bool allow_private_webhooks = true;
+  int64_t webhook_base_delay_ms = 50;  // fast retries for tests
 };
 
 class TestServer {
