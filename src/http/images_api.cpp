@@ -60,17 +60,6 @@ std::string requested_format(const JsonBody& body, const std::string& fallback) 
   }
 }
 
-// The worker names its images after their files; an image object carries the caller's name.
-// The named record shares the worker's stored bytes (content-addressed), so this copies no file.
-service::ImageRecord rename_generated(Api& api, const GeneratedImage& image,
-                                      const std::string& account, const std::string& name) {
-  const auto& generated = image.record;
-  auto named = api.service.images().store(account, name, image.bytes, generated.format,
-                                          generated.width, generated.height, generated.job_id);
-  api.service.images().remove(generated.id, account);
-  return named;
-}
-
 void imagine(Api& api, const httplib::Request& request, httplib::Response& response) {
   const std::string account = api.account(request);
   const JsonBody body(request.body);
@@ -83,10 +72,10 @@ void imagine(Api& api, const httplib::Request& request, httplib::Response& respo
   job.spec.seed = body.integer("seed", -1, kMaxSeed).value_or(-1);
   job.spec.model = body.string("model", 200).value_or(api.service.models().fast_model_id());
   job.spec.format = requested_format(body, "png");
+  job.spec.image_name = name;
   const auto images = generate_now(api, job);
   if (images.empty()) throw ApiError(500, "internal_error", "the job produced no image");
-  send_json(response, image_object(rename_generated(api, images.front(), account, name),
-                                   api.base_url(request)));
+  send_json(response, image_object(images.front().record, api.base_url(request)));
 }
 
 void list_images(Api& api, const httplib::Request& request, httplib::Response& response) {

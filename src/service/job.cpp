@@ -130,7 +130,8 @@ nlohmann::json JobSpec::to_json() const {
           {"mask_path", mask_path},
           {"strength", strength},
           {"format", format},
-          {"quality", quality}};
+          {"quality", quality},
+          {"image_name", image_name}};
 }
 
 JobSpec JobSpec::from_json(const nlohmann::json& json) {
@@ -158,6 +159,7 @@ JobSpec JobSpec::from_json(const nlohmann::json& json) {
   reader.number("strength", spec.strength);
   reader.text("format", spec.format);
   reader.integer("quality", spec.quality);
+  reader.text("image_name", spec.image_name);
   return spec;
 }
 

@@ -31,8 +31,8 @@ struct JobSpec {
   std::string conditioned_prompt;  // prompt after character references were replaced
   int width = 0;                   // 0 = the model's default
   int height = 0;
-  int steps = 0;     // 0 = the model's default
-  double cfg = -1;   // < 0 = the model's default
+  int steps = 0;        // 0 = the model's default
+  double cfg = -1;      // < 0 = the model's default
   std::string sampler;  // "" = the model's default
   std::string spacing;
   int64_t seed = -1;  // -1 = random (the chosen seed is stored back before running)
@@ -43,14 +43,15 @@ struct JobSpec {
   double strength = 0.75;
   std::string format = "png";  // png | jpeg | webp
   int quality = 90;            // jpeg / webp
+  std::string image_name;      // name of the image records; "" = the output file's name
 
   nlohmann::json to_json() const;
   static JobSpec from_json(const nlohmann::json& json);
 };
 
 struct OutputFile {
-  std::string name;      // "<uuid>.png"
-  std::string path;      // "<job-id>/<name>", fetched as GET /files/<path>
+  std::string name;  // "<uuid>.png"
+  std::string path;  // "<job-id>/<name>", fetched as GET /files/<path>
   int64_t created_ms = 0;
   int64_t size = 0;
   std::string image_id;  // the ImageStore record holding the bytes

@@ -243,9 +243,9 @@ std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
       OutputFile output;
       output.name = new_uuid() + "." + io::image_file_extension(format);
       output.path = job.id + "/" + output.name;
-      const auto record =
-          images_.store(job.account_id, output.name, std::string(bytes.begin(), bytes.end()),
-                        format, image.width, image.height, job.id);
+      const auto record = images_.store(
+          job.account_id, spec.image_name.empty() ? output.name : spec.image_name,
+          std::string(bytes.begin(), bytes.end()), format, image.width, image.height, job.id);
       output.created_ms = record.created_ms;
       output.size = record.size;
       output.image_id = record.id;

@@ -18,17 +18,24 @@ io::Image decode(const std::string& bytes) {
 }
 
 std::string png_base64(int width, int height, uint8_t value) {
-  io::Image image{width, height, std::vector<uint8_t>(static_cast<size_t>(width) * height * 3, value)};
+  io::Image image{width, height,
+                  std::vector<uint8_t>(static_cast<size_t>(width) * height * 3, value)};
   return io::base64_encode(io::encode_image(image, "png"));
 }
 
 TEST(SdApi, AnswersWithImageBytes) {
   DD_REQUIRE_FIXTURES();
   TestServer server;
-  const nlohmann::json body = {{"model", "sdxl-base"}, {"prompt", "Beautiful landscape"},
-                               {"negative_prompt", "bad quality"}, {"token", "ignored in local mode"},
-                               {"sampler", "Euler"}, {"steps", 3}, {"width", 96}, {"height", 64},
-                               {"cfg_scale", 7}, {"loras", nlohmann::json::object()}};
+  const nlohmann::json body = {{"model", "sdxl-base"},
+                               {"prompt", "Beautiful landscape"},
+                               {"negative_prompt", "bad quality"},
+                               {"token", "ignored in local mode"},
+                               {"sampler", "Euler"},
+                               {"steps", 3},
+                               {"width", 96},
+                               {"height", 64},
+                               {"cfg_scale", 7},
+                               {"loras", nlohmann::json::object()}};
   const auto reply = server.post("/sd", body);
   ASSERT_EQ(reply.status, 200) << reply.body;
   EXPECT_EQ(reply.content_type, "image/png");
@@ -51,7 +58,8 @@ TEST(SdApi, ListsModelsSamplersAndLoras) {
   EXPECT_NE(std::find(models.begin(), models.end(), "sd15-tiny"), models.end()) << models.dump();
   EXPECT_NE(std::find(models.begin(), models.end(), "sdxl-base"), models.end()) << models.dump();
   const auto samplers = server.get("/samplers").json;
-  EXPECT_NE(std::find(samplers.begin(), samplers.end(), "Euler a"), samplers.end()) << samplers.dump();
+  EXPECT_NE(std::find(samplers.begin(), samplers.end(), "Euler a"), samplers.end())
+      << samplers.dump();
   EXPECT_EQ(server.get("/loras").json, nlohmann::json::array({"sd15-tiny-lora"}));
 }
 
@@ -74,7 +82,8 @@ TEST(SdApi, BadInput) {
       {{{"prompt", "x"}, {"cfg_scale", 0}}, "cfg_scale"},
       {{{"prompt", "x"}, {"sampler", "nope"}}, "sampler"},
       {{{"prompt", "x"}, {"loras", {{"nope", 1}}}}, "loras"},
-      {{{"prompt", "x"}, {"loras", {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}, {"e", 1}, {"f", 1}}}}, "loras"},
+      {{{"prompt", "x"}, {"loras", {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}, {"e", 1}, {"f", 1}}}},
+       "loras"},
       {{{"prompt", "x"}, {"loras", {{"sd15-tiny-lora", "heavy"}}}}, "loras"},
       {{{"prompt", "x"}, {"format", "gif"}}, "format"},
       {{{"prompt", "x"}, {"model", "../../etc/passwd"}}, "model"},
@@ -91,8 +100,13 @@ TEST(GenerationApi, TextToImageInTheSeedsShape) {
   TestServer server;
   const auto reply = server.post("/api/v1/images/generation",
                                  {{"model", "stabilityai/stable-diffusion-xl-base-1.0"},
-                                  {"prompt", "a lighthouse"}, {"num_steps", 3}, {"guidance_scale", 9},
-                                  {"width", 64}, {"height", 64}, {"negative_prompt", nullptr}, {"n", 2}});
+                                  {"prompt", "a lighthouse"},
+                                  {"num_steps", 3},
+                                  {"guidance_scale", 9},
+                                  {"width", 64},
+                                  {"height", 64},
+                                  {"negative_prompt", nullptr},
+                                  {"n", 2}});
   ASSERT_EQ(reply.status, 200) << reply.body;
   EXPECT_EQ(reply.json["model"], "stabilityai/stable-diffusion-xl-base-1.0");
   EXPECT_EQ(reply.json["object"], "list");
@@ -111,11 +125,14 @@ TEST(GenerationApi, TextToImageInTheSeedsShape) {
 TEST(GenerationApi, ImageToImageAndInpainting) {
   DD_REQUIRE_FIXTURES();
   TestServer server;
-  nlohmann::json body = {{"prompt", "a red cap"}, {"num_steps", 4}, {"image", png_base64(96, 64, 200)},
+  nlohmann::json body = {{"prompt", "a red cap"},
+                         {"num_steps", 4},
+                         {"image", png_base64(96, 64, 200)},
                          {"strength", 0.5}};
   const auto img2img = server.post("/api/v1/images/generation", body);
   ASSERT_EQ(img2img.status, 200) << img2img.body;
-  const auto bytes = io::base64_decode(img2img.json["data"][0]["b64_json"].get<std::string>(), "b64");
+  const auto bytes =
+      io::base64_decode(img2img.json["data"][0]["b64_json"].get<std::string>(), "b64");
   const auto image = io::decode_image(bytes, "b64");
   EXPECT_EQ(image.width, 96) << "the picture's size decides";
   EXPECT_EQ(image.height, 64);
@@ -141,8 +158,27 @@ TEST(GenerationApi, BadImagesAndParameters) {
   for (const auto& [body, param] : cases) {
     const auto reply = server.post("/api/v1/images/generation", body);
     EXPECT_EQ(reply.status, 400) << body.dump().substr(0, 200) << " " << reply.body;
-    EXPECT_EQ(reply.json["error"]["param"], param) << body.dump().substr(0, 200) << " " << reply.body;
+    EXPECT_EQ(reply.json["error"]["param"], param)
+        << body.dump().substr(0, 200) << " " << reply.body;
   }
+}
+
+}  // namespace
+}  // namespace dd::http
+
+namespace dd::http {
+namespace {
+
+// The single-file model with its architecture and tokenizer named by its sidecar.
+TEST(SdApi, SingleFileModelFromItsSidecar) {
+  DD_REQUIRE_FIXTURES();
+  test::TestServer server;
+  const auto info = server.service().models().find("sd15-tiny-single");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->error, "");
+  const auto reply = server.post("/sd", {{"model", "sd15-tiny-single"}, {"prompt", "x"}});
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(decode(reply.body).width, 64);
 }
 
 }  // namespace

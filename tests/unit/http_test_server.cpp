@@ -18,6 +18,8 @@ std::string tiny_models_dir() {
     fs::create_directory_symlink(models / "sd15-tiny", root / "sd15-tiny");
     fs::create_symlink(models / "sd15-tiny.safetensors", root / "sd15-tiny-single.safetensors");
     fs::create_symlink(models / "sd15-tiny.arch.json", root / "sd15-tiny-single.arch.json");
+    fs::create_directory_symlink(models / "sd15-tiny" / "tokenizer",
+                                 root / "sd15-tiny-single-tokenizer");
     fs::create_symlink(models / "lora" / "sd15-tiny-lora.safetensors",
                        root / "loras" / "sd15-tiny-lora.safetensors");
     std::ofstream(root / "sd15-tiny.json") << R"({
@@ -26,8 +28,7 @@ std::string tiny_models_dir() {
     })";
     std::ofstream(root / "sd15-tiny-single.json") << R"({
       "config": "sd15-tiny-single.arch.json",
-      "tokenizer": ")" + (models / "sd15-tiny" / "tokenizer").string() +
-                                                         R"(",
+      "tokenizer": "sd15-tiny-single-tokenizer",
       "defaults": {"steps": 2, "width": 64, "height": 64}
     })";
     return root.string();
