@@ -15,12 +15,8 @@ service::JobSpec jobs_spec(const JsonBody& body, const std::string& account,
   service::JobSpec spec;
   spec.prompt = body.required_string("prompt");
   spec.negative_prompt = body.string("negativePrompt").value_or("");
-  spec.width = static_cast<int>(body.integer("width", 64, 1024).value_or(0));
-  spec.height = static_cast<int>(body.integer("height", 64, 1024).value_or(0));
-  if (spec.width % 8 != 0)
-    throw bad_parameter("width", "width must be a multiple of 8 between 64 and 1024");
-  if (spec.height % 8 != 0)
-    throw bad_parameter("height", "height must be a multiple of 8 between 64 and 1024");
+  spec.width = body.image_side("width");
+  spec.height = body.image_side("height");
   spec.samples = static_cast<int>(body.integer("samples", 1, 4).value_or(1));
   spec.seed = body.integer("seed", -1, 4294967295LL).value_or(-1);
   spec.cfg = body.number("guidanceScale", 1, 20).value_or(-1);

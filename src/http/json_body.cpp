@@ -83,6 +83,13 @@ std::optional<bool> JsonBody::boolean(const std::string& name) const {
   return value->get<bool>();
 }
 
+int JsonBody::image_side(const std::string& name) const {
+  const auto side = integer(name, 64, 1024);
+  if (side && *side % 8 != 0)
+    throw bad_parameter(name, name + " must be a multiple of 8 between 64 and 1024");
+  return static_cast<int>(side.value_or(0));
+}
+
 const nlohmann::json* JsonBody::object(const std::string& name) const {
   const auto* value = field(name);
   if (value && !value->is_object()) throw bad_parameter(name, name + " must be an object");

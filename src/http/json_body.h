@@ -21,6 +21,8 @@ class JsonBody {
   std::optional<int64_t> integer(const std::string& name, int64_t min, int64_t max) const;
   std::optional<double> number(const std::string& name, double min, double max) const;
   std::optional<bool> boolean(const std::string& name) const;
+  // An image width or height: a multiple of 8 in [64, 1024] (API.md), or 0 when absent.
+  int image_side(const std::string& name) const;
   const nlohmann::json* object(const std::string& name) const;
   const nlohmann::json& json() const { return json_; }
 

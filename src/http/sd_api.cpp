@@ -38,12 +38,8 @@ void generate_bytes(Api& api, const httplib::Request& request, httplib::Response
   spec.negative_prompt = body.string("negative_prompt").value_or("");
   spec.sampler = body.string("sampler", 100).value_or("");
   spec.steps = static_cast<int>(body.integer("steps", 1, 30).value_or(0));
-  spec.width = static_cast<int>(body.integer("width", 64, 1024).value_or(0));
-  spec.height = static_cast<int>(body.integer("height", 64, 1024).value_or(0));
-  if (spec.width % 8 != 0)
-    throw bad_parameter("width", "width must be a multiple of 8 between 64 and 1024");
-  if (spec.height % 8 != 0)
-    throw bad_parameter("height", "height must be a multiple of 8 between 64 and 1024");
+  spec.width = body.image_side("width");
+  spec.height = body.image_side("height");
   spec.cfg = body.number("cfg_scale", 1, 30).value_or(-1);
   spec.seed = body.integer("seed", -1, 4294967295LL).value_or(-1);
   if (auto format = body.string("format", 20)) {
