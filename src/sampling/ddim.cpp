@@ -20,11 +20,6 @@ class Ddim final : public Sampler {
         config_.set_alpha_to_one.value_or(true) ? 1.0f : schedule_.alpha_cumprod(0);
   }
 
-  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
-                          int step) const override {
-    return add_noise_ddpm(x0, noise, schedule_.alpha_cumprod(timestep_index(step)));
-  }
-
  protected:
   torch::Tensor step(const torch::Tensor& model_output, int i, const torch::Tensor& x,
                      NoiseSource*) override {

@@ -26,11 +26,6 @@ class DpmSolverMultistep final : public Sampler {
     use_multistep_schedule(last_timestep());
   }
 
-  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
-                          int step) const override {
-    return add_noise_vp_sigma(x0, noise, sigmas_.at(step));
-  }
-
  protected:
   void reset() override {
     history_.clear();

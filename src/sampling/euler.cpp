@@ -12,15 +12,6 @@ class Euler final : public Sampler {
     use_euler_schedule(/*honour_sigma_options=*/true);
   }
 
-  torch::Tensor scale_model_input(const torch::Tensor& x, int i) const override {
-    return scale_input_ve(x, sigmas_.at(i));
-  }
-
-  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
-                          int step) const override {
-    return add_noise_ve(x0, noise, sigmas_.at(step));
-  }
-
  protected:
   // diffusers draws (and ignores) a noise tensor here when s_churn = 0; nothing depends on
   // it, so no draw is made.

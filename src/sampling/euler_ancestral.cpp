@@ -14,15 +14,6 @@ class EulerAncestral final : public Sampler {
     use_euler_schedule(/*honour_sigma_options=*/false);
   }
 
-  torch::Tensor scale_model_input(const torch::Tensor& x, int i) const override {
-    return scale_input_ve(x, sigmas_.at(i));
-  }
-
-  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
-                          int step) const override {
-    return add_noise_ve(x0, noise, sigmas_.at(step));
-  }
-
  protected:
   torch::Tensor step(const torch::Tensor& model_output, int i, const torch::Tensor& x,
                      NoiseSource* noise) override {

@@ -29,15 +29,6 @@ class Heun final : public Sampler {
     order_ = 2;
   }
 
-  torch::Tensor scale_model_input(const torch::Tensor& x, int i) const override {
-    return scale_input_ve(x, sigmas_.at(i));
-  }
-
-  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
-                          int step) const override {
-    return add_noise_ve(x0, noise, sigmas_.at(step));
-  }
-
  protected:
   void reset() override {
     dt_.reset();

@@ -27,11 +27,6 @@ class Plms final : public Sampler {
         config_.set_alpha_to_one.value_or(false) ? 1.0f : schedule_.alpha_cumprod(0);
   }
 
-  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
-                          int step) const override {
-    return add_noise_ddpm(x0, noise, schedule_.alpha_cumprod(timestep_index(step)));
-  }
-
  protected:
   void reset() override {
     eps_history_.clear();

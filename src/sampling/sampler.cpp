@@ -54,6 +54,23 @@ torch::Tensor Sampler::draw_noise(NoiseSource* noise, at::IntArrayRef shape) con
   return drawn;
 }
 
+torch::Tensor Sampler::scale_model_input(const torch::Tensor& x, int i) const {
+  return noising_ == Noising::VarianceExploding ? scale_input_ve(x, sigmas_.at(i)) : x;
+}
+
+torch::Tensor Sampler::add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
+                                 int step) const {
+  switch (noising_) {
+    case Noising::VarianceExploding:
+      return add_noise_ve(x0, noise, sigmas_.at(step));
+    case Noising::VariancePreservingSigma:
+      return add_noise_vp_sigma(x0, noise, sigmas_.at(step));
+    case Noising::Ddpm:
+      break;
+  }
+  return add_noise_ddpm(x0, noise, schedule_.alpha_cumprod(timestep_index(step)));
+}
+
 int Sampler::img2img_first_step(int steps, double strength) const {
   if (steps != steps_)
     throw Error("img2img: " + std::to_string(steps) + " steps asked of a sampler made for " +

@@ -75,10 +75,10 @@ class Sampler {
   int img2img_first_step(int steps, double strength) const;
   // The model input for step i, what the Denoiser gets (diffusers' scale_model_input): x
   // itself, or x / sqrt(sigma^2 + 1) for the Euler-type samplers.
-  virtual torch::Tensor scale_model_input(const torch::Tensor& x, int /*i*/) const { return x; }
-  // x0 noised to the level of timesteps()[step] (diffusers' scheduler.add_noise).
-  virtual torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
-                                  int step) const = 0;
+  torch::Tensor scale_model_input(const torch::Tensor& x, int i) const;
+  // x0 noised to the level of timesteps()[step] (diffusers' scheduler.add_noise), in the way
+  // of the sampler's process (see Noising).
+  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise, int step) const;
 
   // Runs timesteps()[first_step:] from x (already scaled by init_noise_sigma or noised with
   // add_noise) and returns the final latents. The sampler's multistep history starts empty,
@@ -115,9 +115,16 @@ class Sampler {
   // over steps + 1 points, init_noise_sigma 1.
   void use_multistep_schedule(int last_timestep);
 
+  // How a sampler's process adds noise: x0 + sigma * noise (Euler-type, set by
+  // use_euler_schedule), alpha * x0 + sigma_t * noise at a k-diffusion sigma (multistep
+  // solvers, set by use_multistep_schedule), or DDPM's sqrt(acp) * x0 + sqrt(1 - acp) * noise at
+  // the training timestep (DDIM, PNDM, LCM: the default).
+  enum class Noising { VarianceExploding, VariancePreservingSigma, Ddpm };
+
   std::string name_;
   ScheduleConfig config_;
   int steps_;
+  Noising noising_ = Noising::Ddpm;
   NoiseSchedule schedule_;
   std::string spacing_;
   std::vector<double> timesteps_;

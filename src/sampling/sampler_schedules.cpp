@@ -21,6 +21,7 @@ double Sampler::final_sigma() const {
 }
 
 void Sampler::use_euler_schedule(bool honour_sigma_options) {
+  noising_ = Noising::VarianceExploding;
   resolve_spacing("linspace");
   // diffusers makes these timesteps float32 before interpolating the sigmas at them.
   std::vector<double> timesteps = as_float32(
@@ -40,6 +41,7 @@ void Sampler::use_euler_schedule(bool honour_sigma_options) {
 }
 
 void Sampler::use_multistep_schedule(int last_timestep) {
+  noising_ = Noising::VariancePreservingSigma;
   resolve_spacing("linspace");
   std::vector<double> timesteps = multistep_timesteps(spacing_, config_.num_train_timesteps, steps_,
                                                       config_.steps_offset, last_timestep);

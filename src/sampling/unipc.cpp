@@ -27,11 +27,6 @@ class UniPc final : public Sampler {
     use_multistep_schedule(config_.num_train_timesteps);
   }
 
-  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
-                          int step) const override {
-    return add_noise_vp_sigma(x0, noise, sigmas_.at(step));
-  }
-
  protected:
   void reset() override {
     history_.clear();
