@@ -33,8 +33,8 @@ void run_serve(ServeArgs& args) {
   args.service.memory_budget_bytes = static_cast<size_t>(args.memory_budget_gb * (1ull << 30));
   args.service.bf16 = args.dtype == "bf16";
   service::Service service(args.service);
+  http::HttpServer server(service, args.http);  // sets the webhook body before start()
   service.start();
-  http::HttpServer server(service, args.http);
   g_server = &server;
   std::signal(SIGINT, stop_on_signal);
   std::signal(SIGTERM, stop_on_signal);

@@ -58,8 +58,26 @@ Service::~Service() { stop(); }
 
 void Service::start() {
   jobs_->requeue_interrupted();
+  enqueue_missing_webhooks();
   webhooks_->start();
   worker_->start();
+}
+
+// A crash between a job's end and its webhook's enqueue must not lose the webhook: every ended
+// job with a webhookUrl and no delivery gets one now.
+void Service::enqueue_missing_webhooks() {
+  if (!webhook_body) return;
+  std::vector<std::string> ids;
+  {
+    auto lock = db_->lock();
+    auto query = db_->prepare(
+        "SELECT id FROM jobs WHERE webhook_url <> '' AND status IN ('SUCCESS', 'FAILED', "
+        "'CANCELLED') AND id NOT IN (SELECT job_id FROM webhook_deliveries)");
+    while (query.step()) ids.push_back(query.text(0));
+  }
+  for (const auto& id : ids)
+    if (auto job = jobs_->get_any(id))
+      webhooks_->enqueue(job->id, job->account_id, job->webhook_url, webhook_body(*job));
 }
 
 void Service::stop() {

@@ -55,7 +55,8 @@ class Service {
   explicit Service(const ServiceOptions& options);
   ~Service();
 
-  // Re-queues jobs interrupted by a crash, then starts the worker and the webhook sender.
+  // Re-queues jobs interrupted by a crash, queues webhooks a crash kept from being queued (set
+  // webhook_body first), then starts the worker and the webhook sender.
   void start();
   void stop();
 
@@ -80,6 +81,7 @@ class Service {
  private:
   void validate(JobSpec& spec);
   void on_job_finished(const Job& job);
+  void enqueue_missing_webhooks();
 
   ServiceOptions options_;
   std::unique_ptr<Database> db_;

@@ -288,6 +288,29 @@ TEST(JobsApi, WebhookIsSignedAndRetriedUntilDelivered) {
   EXPECT_EQ(receiver.signature(), "sha256=" + service::hmac_sha256_hex(secret, receiver.body()));
 }
 
+// A job that ended without its webhook being queued (the process died in between) gets the
+// webhook when the service starts again.
+TEST(JobsApi, WebhookLostToACrashIsSentAfterRestart) {
+  DD_REQUIRE_FIXTURES();
+  test::TestServerOptions options;
+  options.start_worker = false;
+  TestServer server(options);
+  WebhookReceiver receiver(/*failures=*/0);
+  const auto created =
+      server.post("/v0/api/images",
+                  {{"prompt", "x"}, {"webhookUrl", receiver.url()}, {"webhookId", "after-crash"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  auto& jobs = server.service().jobs();
+  const auto claimed = jobs.claim_next();
+  ASSERT_TRUE(claimed);
+  ASSERT_TRUE(jobs.fail(claimed->id, "simulated"));  // ended, but nobody queued the webhook
+  server.service().start();
+  ASSERT_TRUE(receiver.wait_for_body(30));
+  const auto body = nlohmann::json::parse(receiver.body());
+  EXPECT_EQ(body["webhookId"], "after-crash");
+  EXPECT_EQ(body["job"]["status"], "FAILED");
+}
+
 TEST(JobsApi, PrivateWebhookUrlsAreRefusedUnlessAllowed) {
   DD_REQUIRE_FIXTURES();
   test::TestServerOptions options;
