@@ -1,14 +1,40 @@
 #include "models/attention.h"
 
+#include <algorithm>
+
 namespace dd::models {
 
-torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        double scale) {
+namespace {
+
+// Score matrices above this many elements are computed a slice of queries at a time, so a
+// 1024x1024 image (16384 latent positions at the first level) never materialises gigabytes of
+// scores. Each query row's softmax is independent, so slicing does not change the result.
+constexpr int64_t kMaxScoreElements = int64_t(64) << 20;
+
+torch::Tensor attention_block(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, double scale) {
   // matmul + scale rather than baddbmm: LibTorch 1.13's baddbmm reads its (uninitialised)
   // input even with beta = 0 and can turn the scores into NaN (DESIGN.md, traps).
   const auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;
   const auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
   return torch::matmul(probs, v);
+}
+
+}  // namespace
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        double scale) {
+  const int64_t queries = q.size(-2);
+  const int64_t rows_of_scores = q.numel() / q.size(-1);  // batch * heads * queries
+  const int64_t elements = rows_of_scores * k.size(-2);
+  if (elements <= kMaxScoreElements) return attention_block(q, k, v, scale);
+  const int64_t per_query = elements / queries;
+  const int64_t slice = std::max<int64_t>(1, kMaxScoreElements / per_query);
+  std::vector<torch::Tensor> parts;
+  for (int64_t start = 0; start < queries; start += slice)
+    parts.push_back(
+        attention_block(q.narrow(-2, start, std::min(slice, queries - start)), k, v, scale));
+  return torch::cat(parts, -2);
 }
 
 }  // namespace dd::models
