@@ -5,6 +5,7 @@
 #include "io/tensor_file.h"
 #include "pipeline/generate.h"
 #include "pipeline/lora.h"
+#include "pipeline/text_conditioning.h"
 #include "sampling/noise_schedule.h"
 #include "text/clip_tokenizer.h"
 #include "util/error.h"
@@ -191,6 +192,35 @@ std::vector<Comparison> lora_case(const io::FixtureSet& set, const io::FixtureCa
   return out;
 }
 
+// SDXL prompt encoding as the pipeline does it: both encoders, pooled embedding, and all-zero
+// negative embeddings when there is no negative prompt.
+std::vector<Comparison> encode_prompt_case(const io::FixtureCase& c, FixtureModels& models) {
+  std::vector<Comparison> out;
+  const bool zeros = c.input_value("force_zeros_for_empty_prompt").is_boolean() &&
+                     c.input_value("force_zeros_for_empty_prompt").get<bool>();
+  for (Layout layout : kLayouts) {
+    auto& model = models.get(c.model(), layout);
+    const pipeline::PromptOptions options{1, false, zeros};
+    const auto positive = pipeline::encode_prompt(model, string_input(c, "prompt"), options);
+    const auto negative =
+        pipeline::encode_prompt(model, string_input(c, "negative_prompt"), options);
+    const std::string label = layout_name(layout);
+    out.push_back(compare(c, "prompt_embeds", positive.context, label));
+    out.push_back(compare(c, "negative_prompt_embeds", negative.context, label));
+    out.push_back(compare(c, "pooled_prompt_embeds", positive.pooled, label));
+    out.push_back(compare(c, "negative_pooled_prompt_embeds", negative.pooled, label));
+  }
+  return out;
+}
+
+// An optional [a, b] pair of pixel sizes from a pipeline case's inputs.
+std::optional<std::array<int, 2>> size_pair(const io::FixtureCase& c, const std::string& name) {
+  if (!c.has_input(name) || !c.input_value(name).is_array()) return std::nullopt;
+  const auto v = c.input_value(name).get<std::vector<int>>();
+  if (v.size() != 2) throw Error(name + " must have two values");
+  return std::array<int, 2>{v[0], v[1]};
+}
+
 pipeline::GenerationRequest pipeline_request(const io::FixtureSet& set, const io::FixtureCase& c) {
   pipeline::GenerationRequest r;
   r.prompt = string_input(c, "prompt");
@@ -208,6 +238,11 @@ pipeline::GenerationRequest pipeline_request(const io::FixtureSet& set, const io
   if (c.has_input("mask")) r.mask = c.input("mask");
   if (c.input_value("strength").is_number()) r.strength = c.input_value("strength").get<double>();
   r.loras = case_loras(set, c);
+  r.micro = {size_pair(c, "original_size"), size_pair(c, "crops_coords_top_left"),
+             size_pair(c, "target_size")};
+  r.negative_micro = {size_pair(c, "negative_original_size"),
+                      size_pair(c, "negative_crops_coords_top_left"),
+                      size_pair(c, "negative_target_size")};
   return r;
 }
 
@@ -263,7 +298,6 @@ std::string unsupported_reason(const io::FixtureCase& c, const FixtureModels& mo
   } catch (const std::exception&) {
     return "";  // let the case run and fail with the real error
   }
-  if (family == "sdxl") return "SDXL family not supported yet (issue 4)";
   return "";
 }
 
@@ -273,6 +307,7 @@ std::vector<Comparison> run_case(const io::FixtureSet& set, const io::FixtureCas
   if (kind == "tokenizer") return tokenizer_case(set, c);
   if (kind == "noise_schedule") return noise_schedule_case(set, c);
   if (kind == "text_encoder") return text_encoder_case(c, models);
+  if (kind == "encode_prompt") return encode_prompt_case(c, models);
   if (kind == "unet_forward") return unet_case(c, models);
   if (kind == "vae_decode" || kind == "vae_encode") return vae_case(c, models);
   if (kind == "lora_unet_forward" || kind == "lora_text_encoder") return lora_case(set, c, models);

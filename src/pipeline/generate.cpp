@@ -37,12 +37,26 @@ std::unique_ptr<sampling::Sampler> make_sampler(const DiffusionModel& model,
   return sampling::Sampler::create(request.sampler, base, request.steps, request.spacing);
 }
 
-// SDXL's micro-conditioning ids: original size, crop top-left, target size (the reference's
-// defaults: the output size and no crop).
-torch::Tensor sdxl_time_ids(Size size, int64_t batch) {
-  auto ids = torch::tensor({static_cast<float>(size.height), static_cast<float>(size.width), 0.0f,
-                            0.0f, static_cast<float>(size.height), static_cast<float>(size.width)});
-  return ids.unsqueeze(0).repeat({batch, 1});
+// SDXL's micro-conditioning ids: original size, crop top-left, target size. Unset values take
+// the reference's defaults (the output size, no crop).
+torch::Tensor sdxl_time_ids(const MicroConditioning& micro, Size size) {
+  const std::array<int, 2> output{size.height, size.width};
+  const auto original = micro.original_size.value_or(output);
+  const auto crop = micro.crop_top_left.value_or(std::array<int, 2>{0, 0});
+  const auto target = micro.target_size.value_or(output);
+  return torch::tensor({static_cast<float>(original[0]), static_cast<float>(original[1]),
+                        static_cast<float>(crop[0]), static_cast<float>(crop[1]),
+                        static_cast<float>(target[0]), static_cast<float>(target[1])})
+      .unsqueeze(0);
+}
+
+// The negative prompt's micro-conditioning: each unset value falls back to the positive one.
+MicroConditioning negative_micro(const GenerationRequest& request) {
+  MicroConditioning m = request.negative_micro;
+  if (!m.original_size) m.original_size = request.micro.original_size;
+  if (!m.crop_top_left) m.crop_top_left = request.micro.crop_top_left;
+  if (!m.target_size) m.target_size = request.micro.target_size;
+  return m;
 }
 
 // Encodes a [1, 3, H, W] picture in [-1, 1] into scaled latents, one posterior sample per image.
@@ -81,7 +95,10 @@ Guidance build_guidance(DiffusionModel& model, const GenerationRequest& request,
   g.context = torch::cat(contexts, 0).to(model.dtype());
   if (sdxl) {
     g.text_embeds = torch::cat(pooled, 0).to(model.dtype());
-    g.time_ids = sdxl_time_ids(size, g.text_embeds.size(0));
+    std::vector<torch::Tensor> ids{sdxl_time_ids(request.micro, size).expand({n, -1})};
+    if (g.cfg)
+      ids.insert(ids.begin(), sdxl_time_ids(negative_micro(request), size).expand({n, -1}));
+    g.time_ids = torch::cat(ids, 0);
   }
   return g;
 }

@@ -11,6 +11,20 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw Error(message);
 }
 
+void validate_micro(const MicroConditioning& m, const std::string& prefix) {
+  auto positive = [&](const std::optional<std::array<int, 2>>& size, const std::string& name) {
+    if (size)
+      require((*size)[0] >= 1 && (*size)[1] >= 1 && (*size)[0] <= 16384 && (*size)[1] <= 16384,
+              prefix + name + " must be two sizes between 1 and 16384");
+  };
+  positive(m.original_size, "original_size");
+  positive(m.target_size, "target_size");
+  if (m.crop_top_left)
+    require((*m.crop_top_left)[0] >= 0 && (*m.crop_top_left)[1] >= 0 &&
+                (*m.crop_top_left)[0] <= 16384 && (*m.crop_top_left)[1] <= 16384,
+            prefix + "crop_top_left must be two offsets between 0 and 16384");
+}
+
 }  // namespace
 
 void validate_request(const GenerationRequest& r, bool inpainting_model) {
@@ -25,6 +39,8 @@ void validate_request(const GenerationRequest& r, bool inpainting_model) {
   require(std::isfinite(r.strength) && r.strength > 0 && r.strength <= 1,
           "strength must be in (0, 1]");
   require(r.loras.size() <= 8, "at most 8 LoRAs per request");
+  validate_micro(r.micro, "");
+  validate_micro(r.negative_micro, "negative_");
   if (r.scheduler_class.empty()) {
     const auto names = sampling::Sampler::names();
     require(std::find(names.begin(), names.end(), r.sampler) != names.end(),

@@ -2,10 +2,12 @@
 // The one request type every front end (CLI, HTTP dialects, conformance) translates into.
 #include <torch/torch.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,14 @@
 #include "sampling/sampler.h"
 
 namespace dd::pipeline {
+
+// SDXL's micro-conditioning ("text_time" ids), in pixels, height first as in the reference.
+// Unset sizes default to the output size and the crop to (0, 0), the reference's defaults.
+struct MicroConditioning {
+  std::optional<std::array<int, 2>> original_size;  // (height, width) of the "source" picture
+  std::optional<std::array<int, 2>> crop_top_left;  // (top, left)
+  std::optional<std::array<int, 2>> target_size;    // (height, width)
+};
 
 struct GenerationRequest {
   std::string prompt;
@@ -28,6 +38,11 @@ struct GenerationRequest {
   int clip_skip = 1;                // A1111 numbering: 1 = last layer, 2 = penultimate
   bool prompt_weighting = true;     // parse A1111 (word:1.2) syntax
   std::vector<LoraSpec> loras;
+
+  // SDXL only (ignored by other families). The negative ones condition the unconditional pass;
+  // each unset negative value falls back to the positive one.
+  MicroConditioning micro;
+  MicroConditioning negative_micro;
 
   // img2img / inpainting: [1, 3, H, W] in [0, 1]; mask [1, 1, H, W] in [0, 1], 1 = repaint.
   torch::Tensor init_image;
