@@ -8,16 +8,26 @@ namespace dd::test {
 
 std::string sd15_tiny_dir() { return fixtures().model_path("sd15-tiny", "diffusers_dir"); }
 
-pipeline::DiffusionModel& sd15_tiny(torch::ScalarType dtype) {
-  static std::map<torch::ScalarType, std::shared_ptr<pipeline::DiffusionModel>> models;
-  auto& slot = models[dtype];
+namespace {
+
+pipeline::DiffusionModel& cached(const std::string& name, torch::ScalarType dtype) {
+  static std::map<std::pair<std::string, torch::ScalarType>,
+                  std::shared_ptr<pipeline::DiffusionModel>>
+      models;
+  auto& slot = models[{name, dtype}];
   if (!slot) {
     pipeline::ModelSource source;
-    source.path = sd15_tiny_dir();
+    source.path = fixtures().model_path(name, "diffusers_dir");
     source.dtype = dtype;
     slot = pipeline::DiffusionModel::load(source);
   }
   return *slot;
 }
+
+}  // namespace
+
+pipeline::DiffusionModel& sd15_tiny(torch::ScalarType dtype) { return cached("sd15-tiny", dtype); }
+
+pipeline::DiffusionModel& sdxl_tiny(torch::ScalarType dtype) { return cached("sdxl-tiny", dtype); }
 
 }  // namespace dd::test
