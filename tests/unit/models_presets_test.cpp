@@ -42,6 +42,28 @@ TEST(Presets, Sd21UsesTheOpenClipHEncoderAndVPrediction) {
   EXPECT_EQ(parameter_count(*text), 340387840);
 }
 
+// SDXL is 3.4 billion parameters: built in bfloat16 (6.8 GB instead of 13.6) only to count them.
+TEST(Presets, SdxlHasTheRealModelsParameterCounts) {
+  torch::NoGradGuard no_grad;
+  const auto previous = torch::get_default_dtype();
+  torch::set_default_dtype(caffe2::TypeMeta::Make<at::BFloat16>());
+  const auto config = preset("sdxl");
+  int64_t unet_count = 0, big_g_count = 0;
+  try {
+    unet_count = parameter_count(*UNet(config.unet));
+    big_g_count = parameter_count(*ClipTextModel(config.text_encoders.at(1)));
+  } catch (...) {
+    torch::set_default_dtype(previous);
+    throw;
+  }
+  torch::set_default_dtype(previous);
+  EXPECT_EQ(unet_count, 2567463684);
+  EXPECT_EQ(big_g_count, 694659840);  // with its text projection
+  EXPECT_EQ(parameter_count(*ClipTextModel(config.text_encoders.at(0))), 123060480);
+  EXPECT_EQ(parameter_count(*AutoencoderKL(config.vae)), 83653863);
+  EXPECT_NEAR(config.vae.scaling_factor, 0.13025, 1e-9);
+}
+
 TEST(Presets, UnknownNameIsAnError) { EXPECT_THROW(preset("sd99"), Error); }
 
 std::string checkpoint_with(const std::string& name,
