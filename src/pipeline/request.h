@@ -12,17 +12,10 @@
 #include <vector>
 
 #include "pipeline/lora.h"
+#include "pipeline/micro_conditioning.h"
 #include "sampling/sampler.h"
 
 namespace dd::pipeline {
-
-// SDXL's micro-conditioning ("text_time" ids), in pixels, height first as in the reference.
-// Unset sizes default to the output size and the crop to (0, 0), the reference's defaults.
-struct MicroConditioning {
-  std::optional<std::array<int, 2>> original_size;  // (height, width) of the "source" picture
-  std::optional<std::array<int, 2>> crop_top_left;  // (top, left)
-  std::optional<std::array<int, 2>> target_size;    // (height, width)
-};
 
 struct GenerationRequest {
   std::string prompt;

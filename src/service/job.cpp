@@ -86,6 +86,38 @@ LoraRef lora_from_json(const nlohmann::json& json, size_t index) {
   return lora;
 }
 
+using Pair = std::optional<std::array<int, 2>>;
+
+nlohmann::json pair_to_json(const Pair& pair) {
+  return pair ? nlohmann::json::array({(*pair)[0], (*pair)[1]}) : nlohmann::json();
+}
+
+nlohmann::json micro_to_json(const pipeline::MicroConditioning& micro) {
+  return {{"original_size", pair_to_json(micro.original_size)},
+          {"crop_top_left", pair_to_json(micro.crop_top_left)},
+          {"target_size", pair_to_json(micro.target_size)}};
+}
+
+pipeline::MicroConditioning micro_from_json(const nlohmann::json* json, const std::string& where) {
+  pipeline::MicroConditioning micro;
+  if (!json) return micro;
+  if (!json->is_object()) SpecReader::wrong_type(where, "an object");
+  auto read = [&](const char* key, Pair& out) {
+    auto it = json->find(key);
+    if (it == json->end() || it->is_null()) return;
+    auto small_int = [](const nlohmann::json& v) {
+      return v.is_number_integer() && v.get<int64_t>() >= -1000000 && v.get<int64_t>() <= 1000000;
+    };
+    if (!it->is_array() || it->size() != 2 || !small_int((*it)[0]) || !small_int((*it)[1]))
+      SpecReader::wrong_type(where + "." + key, "two integers");
+    out = std::array<int, 2>{(*it)[0].get<int>(), (*it)[1].get<int>()};
+  };
+  read("original_size", micro.original_size);
+  read("crop_top_left", micro.crop_top_left);
+  read("target_size", micro.target_size);
+  return micro;
+}
+
 }  // namespace
 
 const char* status_name(JobStatus status) {
@@ -131,7 +163,9 @@ nlohmann::json JobSpec::to_json() const {
           {"strength", strength},
           {"format", format},
           {"quality", quality},
-          {"image_name", image_name}};
+          {"image_name", image_name},
+          {"micro", micro_to_json(micro)},
+          {"negative_micro", micro_to_json(negative_micro)}};
 }
 
 JobSpec JobSpec::from_json(const nlohmann::json& json) {
@@ -160,6 +194,8 @@ JobSpec JobSpec::from_json(const nlohmann::json& json) {
   reader.text("format", spec.format);
   reader.integer("quality", spec.quality);
   reader.text("image_name", spec.image_name);
+  spec.micro = micro_from_json(reader.find("micro"), "micro");
+  spec.negative_micro = micro_from_json(reader.find("negative_micro"), "negative_micro");
   return spec;
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/micro_conditioning.h"
+
 namespace dd::service {
 
 enum class JobStatus { Created, InProgress, Success, Failed, Cancelled };
@@ -41,9 +43,11 @@ struct JobSpec {
   std::string init_image_path;  // img2img / inpainting input files (under the data dir)
   std::string mask_path;
   double strength = 0.75;
-  std::string format = "png";  // png | jpeg | webp
-  int quality = 90;            // jpeg / webp
-  std::string image_name;      // name of the image records; "" = the output file's name
+  std::string format = "png";         // png | jpeg | webp
+  int quality = 90;                   // jpeg / webp
+  std::string image_name;             // name of the image records; "" = the output file's name
+  pipeline::MicroConditioning micro;  // SDXL only
+  pipeline::MicroConditioning negative_micro;
 
   nlohmann::json to_json() const;
   static JobSpec from_json(const nlohmann::json& json);

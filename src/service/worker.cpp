@@ -63,6 +63,8 @@ pipeline::GenerationRequest to_request(JobSpec& spec, const ModelRegistry& model
   request.seed = static_cast<uint64_t>(spec.seed);
   request.samples = spec.samples;
   request.strength = spec.strength;
+  request.micro = spec.micro;
+  request.negative_micro = spec.negative_micro;
   for (const auto& lora : spec.loras) {
     std::string path = lora.path;
     if (path.empty()) {

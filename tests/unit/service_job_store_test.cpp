@@ -85,6 +85,9 @@ TEST(JobSpecTest, JsonRoundTripKeepsEveryField) {
   spec.strength = 0.25;
   spec.format = "webp";
   spec.quality = 70;
+  spec.micro.original_size = std::array<int, 2>{1024, 768};
+  spec.micro.crop_top_left = std::array<int, 2>{0, 16};
+  spec.negative_micro.target_size = std::array<int, 2>{512, 512};
 
   const auto back = JobSpec::from_json(nlohmann::json::parse(spec.to_json().dump()));
   EXPECT_EQ(back.to_json(), spec.to_json());
@@ -93,6 +96,10 @@ TEST(JobSpecTest, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back.loras[0].meta["class"], "person");
   EXPECT_DOUBLE_EQ(back.loras[0].weight, 0.5);
   EXPECT_EQ(back.format, "webp");
+  EXPECT_EQ(back.micro.original_size, spec.micro.original_size);
+  EXPECT_EQ(back.micro.crop_top_left, spec.micro.crop_top_left);
+  EXPECT_FALSE(back.micro.target_size);
+  EXPECT_EQ(back.negative_micro.target_size, spec.negative_micro.target_size);
 }
 
 TEST(JobSpecTest, MissingFieldsKeepDefaults) {
@@ -120,6 +127,10 @@ TEST(JobSpecTest, WrongTypesNameTheField) {
       {{{"loras", {1}}}, "'loras[0]'"},
       {{{"loras", {{{"name", "a"}}, {{"weight", "heavy"}}}}}, "'loras[1].weight'"},
       {{{"loras", {{{"meta", 3}}}}}, "'loras[0].meta'"},
+      {{{"micro", 3}}, "'micro'"},
+      {{{"micro", {{"original_size", {1}}}}}, "'micro.original_size'"},
+      {{{"negative_micro", {{"target_size", {1, "x"}}}}}, "'negative_micro.target_size'"},
+      {{{"micro", {{"crop_top_left", {1, 1ll << 40}}}}}, "'micro.crop_top_left'"},
   };
   for (const auto& c : cases) {
     try {
