@@ -106,7 +106,7 @@ void apply_sidecar(const fs::path& dir, const fs::path& file, ModelInfo& info) {
   if (sidecar.contains("fast")) {
     if (!sidecar.at("fast").is_boolean()) throw Error(name + ": fast must be true or false");
     info.fast = sidecar.at("fast").get<bool>();
-    if (info.fast) info.defaults = fast_model_defaults();
+    info.defaults = info.fast ? fast_model_defaults() : ModelDefaults{};
   }
   if (sidecar.contains("aliases")) {
     const auto& aliases = sidecar.at("aliases");
@@ -171,6 +171,13 @@ std::string loaded_family(const pipeline::DiffusionModel& model) {
   return model.is_inpainting_model() ? family + "-inpaint" : family;
 }
 
+// Few-step distilled SDXL releases (SDXL-Lightning, SDXL-Turbo) are named so; without a sidecar
+// saying otherwise they get the few-step defaults and count as the server's fast model.
+bool named_like_a_fast_model(const std::string& id) {
+  const std::string name = lower(id);
+  return name.find("lightning") != std::string::npos || name.find("turbo") != std::string::npos;
+}
+
 // Every model in the directory, keyed by id; a diffusers folder wins over a single file of the
 // same name (the fixtures ship both forms of one model side by side).
 std::map<std::string, ModelInfo> scan_models(const fs::path& dir) {
@@ -188,6 +195,10 @@ std::map<std::string, ModelInfo> scan_models(const fs::path& dir) {
       continue;
     }
     info.path = path.string();
+    if (named_like_a_fast_model(info.id)) {
+      info.fast = true;
+      info.defaults = fast_model_defaults();
+    }
     found[info.id] = info;
   }
   for (auto& [id, info] : found) {

@@ -94,6 +94,26 @@ TEST_F(ModelRegistryTest, FastModelsGetLightningDefaults) {
   EXPECT_EQ(registry().fast_model_id(), "fast");
 }
 
+// Without a sidecar, a file named like a few-step release is a fast model; a sidecar decides.
+TEST_F(ModelRegistryTest, LightningAndTurboNamesMeanFastUnlessTheSidecarSaysNo) {
+  const fs::path models = fs::path(test::fixtures_dir()) / "models";
+  for (const char* name : {"SDXL-Lightning-4step", "sdxl-turbo", "not-lightning"})
+    fs::create_symlink(models / "sdxl-tiny.safetensors",
+                       dir_ / (std::string(name) + ".safetensors"));
+  write("not-lightning.json", R"({"fast": false})");
+  for (const char* name : {"SDXL-Lightning-4step", "sdxl-turbo"}) {
+    const auto info = registry().find(name);
+    ASSERT_TRUE(info) << name;
+    EXPECT_TRUE(info->fast) << name;
+    EXPECT_EQ(info->defaults.steps, 4) << name;
+    EXPECT_EQ(info->defaults.spacing, "trailing") << name;
+  }
+  const auto plain = registry().find("not-lightning");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->fast);
+  EXPECT_EQ(plain->defaults.steps, ModelDefaults{}.steps);
+}
+
 TEST_F(ModelRegistryTest, AliasesAreCaseInsensitive) {
   auto models = registry();
   EXPECT_EQ(models.find("tiny-single")->id, "single");
