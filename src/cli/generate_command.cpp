@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
+#include <stdexcept>
 
 #include "io/image.h"
 #include "io/tensor_file.h"
@@ -23,6 +25,9 @@ struct GenerateArgs {
   std::string dtype = "fp32";
   std::string init_image, mask, latents, output_latents, output;
   std::vector<std::string> loras;
+  // SDXL micro-conditioning as typed: sizes "WIDTHxHEIGHT", crops "TOP,LEFT".
+  std::string original_size, crop_top_left, target_size;
+  std::string negative_original_size, negative_crop_top_left, negative_target_size;
   int64_t seed = -1;
   bool quiet = false;
 };
@@ -43,6 +48,39 @@ torch::Tensor read_latents(const std::string& path) {
   return latents;
 }
 
+// "A<sep>B" with two non-negative integers, or nullopt for "".
+std::optional<std::array<int, 2>> parse_pair(const std::string& text, char sep,
+                                             const std::string& option, const char* form) {
+  if (text.empty()) return std::nullopt;
+  const auto at = text.find(sep);
+  try {
+    size_t used_a = 0, used_b = 0;
+    if (at == std::string::npos) throw std::invalid_argument("no separator");
+    const int a = std::stoi(text.substr(0, at), &used_a);
+    const int b = std::stoi(text.substr(at + 1), &used_b);
+    if (used_a != at || used_b != text.size() - at - 1 || a < 0 || b < 0)
+      throw std::invalid_argument("trailing text");
+    return std::array<int, 2>{a, b};
+  } catch (const std::exception&) {
+    throw Error(option + ": expected " + form + ", got '" + text + "'");
+  }
+}
+
+// Sizes are typed WIDTHxHEIGHT like everywhere on the command line; the reference order is
+// (height, width).
+std::optional<std::array<int, 2>> parse_size(const std::string& text, const std::string& option) {
+  auto pair = parse_pair(text, 'x', option, "WIDTHxHEIGHT");
+  if (pair) std::swap((*pair)[0], (*pair)[1]);
+  return pair;
+}
+
+pipeline::MicroConditioning parse_micro(const std::string& original, const std::string& crop,
+                                        const std::string& target, const std::string& prefix) {
+  return {parse_size(original, prefix + "original-size"),
+          parse_pair(crop, ',', prefix + "crop-top-left", "TOP,LEFT"),
+          parse_size(target, prefix + "target-size")};
+}
+
 void run_generate(GenerateArgs& args) {
   auto& request = args.request;
   args.source.dtype = args.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
@@ -53,6 +91,9 @@ void run_generate(GenerateArgs& args) {
     request.init_image = pipeline::image_to_tensor(io::read_png(args.init_image));
   if (!args.mask.empty()) request.mask = pipeline::mask_to_tensor(io::read_png(args.mask));
   if (!args.latents.empty()) request.latents = read_latents(args.latents);
+  request.micro = parse_micro(args.original_size, args.crop_top_left, args.target_size, "--");
+  request.negative_micro = parse_micro(args.negative_original_size, args.negative_crop_top_left,
+                                       args.negative_target_size, "--negative-");
 
   const auto start = std::chrono::steady_clock::now();
   auto model = pipeline::DiffusionModel::load(args.source);
@@ -127,6 +168,19 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--strength", r.strength, "How much of the init image to repaint, (0, 1]")
       ->capture_default_str();
   cmd->add_option("--mask", args->mask, "PNG mask: white = repaint, black = keep");
+  cmd->add_option("--original-size", args->original_size,
+                  "SDXL: WIDTHxHEIGHT of the picture the model should imagine it was cut from "
+                  "(default: the output size)");
+  cmd->add_option("--crop-top-left", args->crop_top_left,
+                  "SDXL: TOP,LEFT crop offset to condition on (default: 0,0)");
+  cmd->add_option("--target-size", args->target_size,
+                  "SDXL: WIDTHxHEIGHT target size to condition on (default: the output size)");
+  cmd->add_option("--negative-original-size", args->negative_original_size,
+                  "SDXL: --original-size for the negative prompt (default: the same)");
+  cmd->add_option("--negative-crop-top-left", args->negative_crop_top_left,
+                  "SDXL: --crop-top-left for the negative prompt (default: the same)");
+  cmd->add_option("--negative-target-size", args->negative_target_size,
+                  "SDXL: --target-size for the negative prompt (default: the same)");
   cmd->add_option("--lora", args->loras, "LoRA as FILE[:WEIGHT]; repeatable");
   cmd->add_option("--dtype", args->dtype,
                   "Compute type: fp32 (reference) or bf16 (fast on AVX512-BF16/AMX)")

@@ -56,6 +56,11 @@ check "bad mask" generate --model "$model_dir" --init-image "$work/bad.png" --ma
 check "bad latents file" generate --model "$model_dir" --latents "$work/bad.png" "${common[@]}"
 check "bad size" generate --model "$model_dir" --width 100 "${common[@]}"
 check "bad lora" generate --model "$model_dir" --lora "$work/corrupt.safetensors:0.5" "${common[@]}"
+sdxl="$fixtures/models/sdxl-tiny"
+check "bad original size" generate --model "$sdxl" --original-size 1024 "${common[@]}"
+check "bad crop" generate --model "$sdxl" --crop-top-left 3,-1 "${common[@]}"
+check "zero negative target" generate --model "$sdxl" --negative-target-size 0x64 "${common[@]}"
+check "sdxl corrupt lora" generate --model "$sdxl" --lora "$work/corrupt.safetensors" "${common[@]}"
 check "missing fixtures" conformance "$work/none"
 [ -f "$work/out.png" ] && { echo "FAIL an output file was written despite errors"; failures=$((failures + 1)); }
 
