@@ -1,3 +1,8 @@
 #include "cli/main.h"
 
-int main(int argc, char** argv) { return dd::cli::run(argc, argv); }
+#include "cli/runtime_tuning.h"
+
+int main(int argc, char** argv) {
+  dd::cli::prefer_passive_openmp_waiting(argv);
+  return dd::cli::run(argc, argv);
+}

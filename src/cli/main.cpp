@@ -8,6 +8,7 @@
 
 #include "cli/conformance.h"
 #include "cli/generate_command.h"
+#include "cli/runtime_tuning.h"
 #include "cli/serve_command.h"
 #include "util/error.h"
 
@@ -29,6 +30,7 @@ void add_conformance_command(CLI::App& app, int& exit_code) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  keep_freed_memory_for_reuse();
   CLI::App app{"diffusiond: a self-hosted Stable Diffusion engine and server"};
   app.require_subcommand(1);
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
