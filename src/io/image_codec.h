@@ -27,6 +27,15 @@ std::string image_file_extension(const std::string& format);
 // Decodes PNG, JPEG or WebP into 8-bit RGB (alpha dropped). `what` names the input in errors.
 Image decode_image(const std::vector<uint8_t>& bytes, const std::string& what);
 
+// An image with its alpha channel, for callers to whom transparency means something (OpenAI's
+// edit masks). decode_image is unchanged: everything else sees RGB only.
+struct ImageWithAlpha {
+  Image image;                 // exactly what decode_image gives
+  std::vector<uint8_t> alpha;  // one byte per pixel, row-major, 0 = fully transparent; empty when
+                               // the file has no alpha channel (JPEG; PNG without alpha or tRNS)
+};
+ImageWithAlpha decode_image_with_alpha(const std::vector<uint8_t>& bytes, const std::string& what);
+
 // Encodes as `format` (any name canonical_image_format accepts). `quality` (1..100) applies to
 // JPEG and WebP; WebP at 100 is lossless.
 std::vector<uint8_t> encode_image(const Image& image, const std::string& format, int quality = 90,
