@@ -56,7 +56,8 @@ void generate_base64(Api& api, const httplib::Request& request, httplib::Respons
 }  // namespace
 
 void add_generation_api(httplib::Server& server, Api& api) {
-  // The seed's own text-to-image example sends its JSON body with GET, so both methods work.
+  // The seed's own text-to-image example sends its JSON body with GET: GetBodyServer serves a
+  // GET with a body as this POST; a GET without one is answered like an empty POST.
   auto handler = guarded([&api](const auto& req, auto& res) { generate_base64(api, req, res); });
   server.Post("/api/v1/images/generation", handler);
   server.Get("/api/v1/images/generation", handler);

@@ -38,7 +38,19 @@ HttpServer::HttpServer(service::Service& service, HttpOptions options)
                  ErrorStyle::Standard);
     else if (response.status == 404)
       send_error(response, ApiError(404, "not_found", "no such endpoint"), ErrorStyle::Standard);
+    else if (response.status == 414)
+      send_error(response, ApiError(414, "uri_too_long", "the request line is too long"),
+                 ErrorStyle::Standard);
+    else if (response.status == 400)
+      send_error(response,
+                 ApiError(400, "bad_request",
+                          "malformed HTTP request (request line, headers over " +
+                              std::to_string(GetBodyServer::kMaxHeadBytes / 1024) +
+                              " KiB, or body framing)"),
+                 ErrorStyle::Standard);
   });
+  // Seed 002's own text-to-image example sends its JSON body with `curl -X GET`.
+  server_.serve_get_with_body_as_post("/api/v1/images/generation");
   // Webhooks carry the jobs API's job object and the caller's webhookId.
   const std::string base = "http://" + api_.options.host + ":" + std::to_string(api_.options.port);
   service.webhook_body = [base](const service::Job& job) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "http/api.h"
+#include "http/get_body_server.h"
 
 namespace dd::http {
 
@@ -23,7 +24,7 @@ class HttpServer {
   void bind();
 
   Api api_;
-  httplib::Server server_;
+  GetBodyServer server_;
   int port_ = 0;
   std::thread thread_;
 };
