@@ -10,6 +10,7 @@
 
 #include "http/api.h"
 #include "http/json_body.h"
+#include "http/openai_edit_mask.h"
 #include "http/sync_generation.h"
 #include "io/base64.h"
 #include "io/image_codec.h"
@@ -150,14 +151,17 @@ std::optional<double> form_number(const httplib::Request& request, const std::st
   return parsed.number(name, min, max);
 }
 
-// The uploaded picture of a form field ("image" or, as newer clients send it, "image[]").
-std::optional<io::Image> form_image(const httplib::Request& request, const std::string& name) {
+// The uploaded picture of a form field ("image" or, as newer clients send it, "image[]"), with
+// its alpha channel: transparency marks where to edit.
+std::optional<io::ImageWithAlpha> form_image(const httplib::Request& request,
+                                             const std::string& name) {
   std::string field = name;
   if (!request.has_file(field.c_str())) field = name + "[]";
   if (!request.has_file(field.c_str())) return std::nullopt;
   const auto part = request.get_file_value(field.c_str());
   try {
-    return io::decode_image(std::vector<uint8_t>(part.content.begin(), part.content.end()), name);
+    return io::decode_image_with_alpha(
+        std::vector<uint8_t>(part.content.begin(), part.content.end()), name);
   } catch (const Error& e) {
     throw bad_parameter(name, e.what());
   }
@@ -186,8 +190,8 @@ void edits(Api& api, const httplib::Request& request, httplib::Response& respons
   if (spec.prompt.empty()) throw bad_parameter("prompt", "prompt is required");
   const auto image = form_image(request, "image");
   if (!image) throw bad_parameter("image", "image is required (a PNG, JPEG or WebP file)");
-  const auto mask = form_image(request, "mask");
-  Size size{snapped_side(image->width), snapped_side(image->height)};
+  const auto mask_upload = form_image(request, "mask");
+  Size size{snapped_side(image->image.width), snapped_side(image->image.height)};
   if (const auto text = form_text(request, "size", 20)) size = parse_size(*text);
   spec.model = model_for(api, form_text(request, "model", 200));
   spec.samples = static_cast<int>(form_integer(request, "n", 1, kMaxImages).value_or(1));
@@ -198,12 +202,13 @@ void edits(Api& api, const httplib::Request& request, httplib::Response& respons
   spec.steps = static_cast<int>(form_integer(request, "steps", 1, 150).value_or(0));
   spec.cfg = form_number(request, "guidance_scale", 0, 50).value_or(-1);
   spec.sampler = form_text(request, "sampler", 100).value_or("");
-  // Inpainting repaints the masked area from scratch; img2img keeps some of the picture.
-  spec.strength = form_number(request, "strength", 0.01, 1).value_or(mask ? 1.0 : 0.75);
+  // Inpainting repaints the masked area from scratch unless asked to keep some of it.
+  spec.strength = form_number(request, "strength", 0.01, 1).value_or(1.0);
+  const io::Image mask = openai_edit_mask(*image, mask_upload);
   spec.width = size.width;
   spec.height = size.height;
-  spec.init_image_path = save_sized_input(api, *image, size, "image");
-  if (mask) spec.mask_path = save_sized_input(api, *mask, size, "mask");
+  spec.init_image_path = save_sized_input(api, image->image, size, "image");
+  spec.mask_path = save_sized_input(api, mask, size, "mask");
   const auto images = generate_now(api, job);
   send_json(response, images_response(api, request, images, format, spec.prompt));
 }

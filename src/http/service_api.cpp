@@ -151,7 +151,8 @@ constexpr RouteDoc kRoutes[] = {
      "output_format:string negative_prompt:string seed:integer steps:integer "
      "guidance_scale:number sampler:string",
      "json", true},
-    {"post", "/v1/images/edits", "openai", "OpenAI: edit an image (img2img / inpainting)",
+    {"post", "/v1/images/edits", "openai",
+     "OpenAI: edit an image where the mask (or, without one, the image) is transparent",
      "image*:file mask:file prompt*:string model:string n:integer size:string "
      "response_format:string output_format:string negative_prompt:string seed:integer "
      "steps:integer guidance_scale:number sampler:string strength:number",
