@@ -1,6 +1,7 @@
 #include "http/sync_generation.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include "io/base64.h"
 #include "io/image_codec.h"
@@ -8,16 +9,31 @@
 
 namespace dd::http {
 
+namespace {
+
+// Waits for the job; when the wait gives up, cancels it, since nobody will collect its images.
+// A job that ended just as the wait gave up is returned as it ended.
+service::Job wait_or_cancel(Api& api, const service::Job& queued) {
+  const auto job = api.service.wait(queued.id, queued.account_id, api.options.sync_timeout_ms);
+  if (service::is_final(job.status)) return job;
+  if (!api.service.jobs().cancel(job.id, job.account_id)) {
+    const auto ended = api.service.jobs().get(job.id, job.account_id);
+    if (ended && service::is_final(ended->status)) return *ended;
+  }
+  std::ostringstream message;
+  message << "the image was not ready within " << api.options.sync_timeout_ms / 1000.0 << " s; job "
+          << job.id << " was cancelled";
+  throw ApiError(504, "timeout", message.str());
+}
+
+}  // namespace
+
 std::vector<GeneratedImage> generate_now(Api& api, const service::NewJob& new_job) {
-  const auto queued = api.service.submit(new_job);
-  const auto job = api.service.wait(queued.id, new_job.account_id, api.options.sync_timeout_ms);
+  const auto job = wait_or_cancel(api, api.service.submit(new_job));
   if (job.status == service::JobStatus::Failed)
     throw ApiError(422, "generation_failed", "generation failed: " + job.error);
   if (job.status == service::JobStatus::Cancelled)
     throw ApiError(409, "cancelled", "the job was cancelled");
-  if (job.status != service::JobStatus::Success)
-    throw ApiError(504, "timeout",
-                   "the image is not ready yet; job " + job.id + " is still queued or running");
   std::vector<GeneratedImage> images;
   for (const auto& output : job.outputs) {
     auto record = api.service.images().get(output.image_id, new_job.account_id);

@@ -19,7 +19,8 @@ struct GeneratedImage {
 };
 
 // Submits the job and waits for it: its images on success; a 422 ApiError with the job's reason
-// when it failed, 504 when it did not finish in time (the job keeps running and stays queryable).
+// when it failed, 409 when it was cancelled, 504 when it did not finish within
+// HttpOptions::sync_timeout_ms (the job is then cancelled: nobody would collect its images).
 std::vector<GeneratedImage> generate_now(Api& api, const service::NewJob& job);
 
 // Decodes an uploaded picture (PNG, JPEG or WebP; `param` names the field in errors), and stores

@@ -181,5 +181,29 @@ TEST(SdApi, SingleFileModelFromItsSidecar) {
   EXPECT_EQ(decode(reply.body).width, 64);
 }
 
+// A synchronous request that gives up waiting (504) cancels its job: nobody would collect it.
+TEST(SyncTimeout, AnAbandonedJobIsCancelled) {
+  DD_REQUIRE_FIXTURES();
+  test::TestServerOptions options;
+  options.start_worker = false;  // nothing runs, so every wait gives up
+  options.sync_timeout_ms = 20;
+  test::TestServer server(options);
+  const std::vector<std::pair<std::string, nlohmann::json>> requests = {
+      {"/sd", {{"prompt", "x"}}},
+      {"/api/v1/images/generation", {{"prompt", "x"}}},
+      {"/v1/images/imagine", {{"name", "n"}, {"prompt", "x"}}},
+      {"/v1/images/generations", {{"prompt", "x"}}},
+  };
+  for (const auto& [path, body] : requests) {
+    const auto reply = server.post(path, body);
+    EXPECT_EQ(reply.status, 504) << path << " " << reply.body;
+    EXPECT_EQ(reply.json["error"]["code"], "timeout") << path << " " << reply.body;
+  }
+  const auto jobs = server.service().jobs().list(service::kLocalAccount, 10, 0);
+  ASSERT_EQ(jobs.size(), requests.size());
+  for (const auto& job : jobs) EXPECT_EQ(job.status, service::JobStatus::Cancelled) << job.dialect;
+  EXPECT_EQ(server.service().jobs().queued_count(), 0);
+}
+
 }  // namespace
 }  // namespace dd::http

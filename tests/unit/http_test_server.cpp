@@ -52,6 +52,7 @@ TestServer::TestServer(TestServerOptions options) {
   http::HttpOptions http_options;
   http_options.port = 0;
   http_options.max_body_bytes = size_t(2) << 20;
+  http_options.sync_timeout_ms = options.sync_timeout_ms;
   server_ = std::make_unique<http::HttpServer>(*service_, http_options);
   if (options.start_worker) service_->start();
   port_ = server_->start_background();

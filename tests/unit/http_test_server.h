@@ -18,7 +18,8 @@ struct TestServerOptions {
   int max_queue = 100;
   bool start_worker = true;
   bool allow_private_webhooks = true;
-  int64_t webhook_base_delay_ms = 50;  // fast retries for tests
+  int64_t webhook_base_delay_ms = 50;    // fast retries for tests
+  int sync_timeout_ms = 10 * 60 * 1000;  // how long synchronous endpoints wait (then 504)
 };
 
 class TestServer {
