@@ -25,7 +25,12 @@ service::JobSpec jobs_spec(const JsonBody& body, const std::string& account,
   spec.sampler = body.string("sampler", 100).value_or("");
   // `<character-id>` references: the character's trigger phrase replaces the reference and its
   // LoRA is applied.
-  const auto conditioned = service::condition_prompt(spec.prompt, service.characters(), account);
+  service::ConditionedPrompt conditioned;
+  try {
+    conditioned = service::condition_prompt(spec.prompt, service.characters(), account);
+  } catch (const Error& e) {
+    throw bad_parameter("prompt", e.what());  // an unknown character id, named in the message
+  }
   spec.conditioned_prompt = conditioned.text;
   spec.loras = conditioned.loras;
   return spec;

@@ -127,6 +127,9 @@ TEST(JobsApi, CharactersApplyTheirLora) {
   const auto unknown =
       server.post("/v0/api/images", {{"prompt", "<00000000-0000-4000-8000-000000000000> at sea"}});
   EXPECT_EQ(unknown.status, 400) << unknown.body;
+  EXPECT_EQ(unknown.json["error"]["param"], "prompt") << unknown.body;
+  const std::string message = unknown.json["error"]["message"];
+  EXPECT_NE(message.find("00000000-0000-4000-8000-000000000000"), std::string::npos) << message;
   EXPECT_EQ(server.get("/v0/api/characters").json["characters"].size(), 1u);
   EXPECT_EQ(server.del("/v0/api/characters/" + id).status, 200);
   EXPECT_EQ(server.get("/v0/api/characters/" + id).status, 404);
