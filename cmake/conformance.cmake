@@ -22,3 +22,10 @@ if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
            COMMAND ${CMAKE_SOURCE_DIR}/tests/openai_client/run.sh $<TARGET_FILE:diffusiond>
                    "${DD_SHARED_DIR}/fixtures")
 endif()
+
+# Every example request of the four seed documents, sent with curl to a real `diffusiond serve`.
+if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
+  add_test(NAME seed_examples
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/seed_examples/run.sh $<TARGET_FILE:diffusiond>
+                   "${DD_SHARED_DIR}/fixtures")
+endif()

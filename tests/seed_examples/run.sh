@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# The example requests of the four seed documents (../shared/seeds/000-003), sent with curl to a
+# real `diffusiond serve` with the tiny fixture models, each unchanged but for the base URL and
+# the API key placeholder; checks the status and the shape of every answer (check.py).
+# Where a verbatim example cannot succeed here, its documented error is asserted and the nearest
+# succeeding variant runs as well:
+#  - seed 000's prompt names character 6320a05b-… which does not exist here: a 400 naming it; then
+#    a character is registered with the fixture LoRA and the same prompt runs with its id;
+#  - seed 002's image-to-image example carries truncated base64 placeholders: a 400 naming
+#    `image`; then it runs with a real JPEG and PNG mask;
+#  - seeds 001 and 002 ask for 1024x1024 text-to-image at 30 and 25 steps, about 18 and 15
+#    minutes each with the tiny SD 1.5 model on two cores: those two run only with
+#    DD_SEED_FULL_SIZE=1; the same requests at 64x64 always run.
+# Model names the seeds use are sidecar aliases of the tiny models.
+# Usage: run.sh SERVER_BINARY FIXTURES_DIR
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 SERVER_BINARY FIXTURES_DIR" >&2
+  exit 2
+fi
+server_binary=$(realpath "$1")
+fixtures=$(realpath "$2")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/dd_seed_examples.XXXXXX")
+server_pid=""
+failures=0
+
+cleanup() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- models: the tiny fixtures under the names the seeds use -------------------------------
+models="$work/models"
+mkdir -p "$models/loras" "$work/data"
+ln -s "$fixtures/models/sd15-tiny" "$models/sd15-tiny"
+ln -s "$fixtures/models/sd15-inpaint-tiny" "$models/sd15-inpaint-tiny"
+ln -s "$fixtures/models/lora/sd15-tiny-lora.safetensors" "$models/loras/sd15-tiny-lora.safetensors"
+cat >"$models/sd15-tiny.json" <<'EOF'
+{"aliases": ["sdxl-base", "stabilityai/stable-diffusion-xl-base-1.0"],
+ "defaults": {"steps": 4, "cfg": 7.0, "sampler": "euler", "width": 64, "height": 64}}
+EOF
+cat >"$models/sd15-inpaint-tiny.json" <<'EOF'
+{"aliases": ["black-forest-labs/FLUX.1-Fill-dev"],
+ "defaults": {"steps": 4, "width": 64, "height": 64}}
+EOF
+
+# --- server, with an API key (it then requires one) ----------------------------------------
+key=$("$server_binary" keys --data-dir "$work/data" create --name seeds 2>"$work/keys.log")
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$server_binary" serve --host 127.0.0.1 --port "$port" --models-dir "$models" \
+  --data-dir "$work/data" --default-model sd15-tiny >"$work/server.log" 2>&1 &
+server_pid=$!
+base="http://127.0.0.1:$port"
+deadline=$((SECONDS + 60))
+until curl -fsS "$base/health" >/dev/null 2>&1; do
+  if ! kill -0 "$server_pid" 2>/dev/null || ((SECONDS > deadline)); then
+    echo "diffusiond did not start; its log:" >&2
+    cat "$work/server.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+# --- helpers -------------------------------------------------------------------------------
+# curl NAME ARGS...: the seed's curl command (ARGS), its answer kept as $work/NAME.body; prints
+# the HTTP status. Shadows curl on purpose, so the examples below read as the seeds print them.
+curl() {
+  local name=$1
+  shift
+  command curl -sS -o "$work/$name.body" -w '%{http_code}' "$@" || echo 000
+}
+
+# expect NAME STATUS WANTED_STATUS SHAPE [ARGS...]: the answer had WANTED_STATUS and fits SHAPE.
+expect() {
+  local name=$1 status=$2 wanted=$3 shape=$4
+  shift 4
+  if [[ "$status" != "$wanted" ]]; then
+    echo "FAIL $name: HTTP $status, expected $wanted: $(head -c 400 "$work/$name.body")" >&2
+    failures=$((failures + 1))
+  elif ! python3 "$here/check.py" "$shape" "$work/$name.body" "$@"; then
+    echo "FAIL $name: $(head -c 400 "$work/$name.body")" >&2
+    failures=$((failures + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+
+# field NAME PATH: one field of an answer ("" when it is not there: the check of it failed).
+field() { python3 "$here/check.py" field "$work/$1.body" "$2" 2>/dev/null || true; }
+
+full_size() { [[ "${DD_SEED_FULL_SIZE:-0}" == 1 ]]; }
+
+skip_full_size() { echo "skip $1: 1024x1024 takes minutes on the tiny model (DD_SEED_FULL_SIZE=1 runs it)"; }
+
+# --- seed 000: the jobs API -------------------------------------------------------------------
+# Its sample request body, POSTed to /images (the seed shows no auth: API.md's Bearer key).
+status=$(curl s000_images -X POST "$base/v0/api/images" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' -d '{
+    "prompt": "a painting of <6320a05b-548f-4c8a-aaf9-15c38e46dbbd> with a green apple in their mouth, surrealism aesthetic"
+}')
+expect s000_images "$status" 400 error prompt 6320a05b-548f-4c8a-aaf9-15c38e46dbbd
+
+printf '{"name": "Seed character", "class": "person", "triggerWord": "sks", "lora": "%s"}' \
+  "$(base64 -w0 "$fixtures/models/lora/sd15-tiny-lora.safetensors")" >"$work/character.json"
+status=$(curl s000_character -X POST "$base/v0/api/characters" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' --data-binary @"$work/character.json")
+expect s000_character "$status" 200 character
+character=$(field s000_character character.id)
+
+status=$(curl s000_images_with_character -X POST "$base/v0/api/images" \
+  -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d '{
+    "prompt": "a painting of <'"$character"'> with a green apple in their mouth, surrealism aesthetic"
+}')
+expect s000_images_with_character "$status" 200 job_created
+job=$(field s000_images_with_character jobId)
+
+# GET /jobs/:job-id until the job ends.
+for _ in $(seq 1200); do
+  status=$(curl s000_job -X GET "$base/v0/api/jobs/$job" -H "Authorization: Bearer $key")
+  [[ "$status" == 200 ]] || break
+  case $(field s000_job job.status) in SUCCESS | FAILED | CANCELLED) break ;; esac
+  sleep 0.5
+done
+expect s000_job "$status" 200 job sks person
+status=$(curl s000_output_file "$(field s000_job job.outputFiles.0.url)" \
+  -H "Authorization: Bearer $key")
+expect s000_output_file "$status" 200 png 64 64
+
+# --- seed 001: POST /sd answers with the image bytes ------------------------------------------
+sd_example() {
+  curl "$1" -X POST "$base/sd" \
+    -H "Content-Type: application/json" \
+    -d "$2"
+}
+sd_body='{
+            "model": "sdxl-base",
+            "prompt": "Beautiful landscape",
+            "negative_prompt": "bad quality",
+            "token": "'"$key"'",
+            "sampler": "Euler",
+            "steps": 30,
+            "width": 1024,
+            "height": 1024,
+            "cfg_scale": 7,
+            "loras": {}
+        }'
+if full_size; then
+  status=$(sd_example s001_sd "$sd_body")
+  expect s001_sd "$status" 200 png 1024 1024
+else
+  skip_full_size s001_sd
+fi
+status=$(sd_example s001_sd_64 "${sd_body//: 1024/: 64}")
+expect s001_sd_64 "$status" 200 png 64 64
+
+# --- seed 002: base64 images; text-to-image sent with GET and a JSON body ---------------------
+generation_example() {
+  curl "$1" -X GET "$base/api/v1/images/generation" \
+    -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' \
+    -d "$2"
+}
+generation_body='{
+    "model": "stabilityai/stable-diffusion-xl-base-1.0",
+    "prompt": "insert your prompt here",
+    "num_steps": 25,
+    "guidance_scale": 9,
+    "width": 1024,
+    "height": 1024,
+    "negative_prompt": null
+}'
+if full_size; then
+  status=$(generation_example s002_text_to_image "$generation_body")
+  expect s002_text_to_image "$status" 200 generation stabilityai/stable-diffusion-xl-base-1.0 \
+    1024 1024
+else
+  skip_full_size s002_text_to_image
+fi
+status=$(generation_example s002_text_to_image_64 "${generation_body//: 1024/: 64}")
+expect s002_text_to_image_64 "$status" 200 generation stabilityai/stable-diffusion-xl-base-1.0 64 64
+
+# Image-to-image (inpainting: image + mask), verbatim with its truncated base64 placeholders.
+NEBULA_API_KEY=$key
+status=$(curl s002_image_to_image -X POST "$base/api/v1/images/generation" \
+    -H "Content-Type: application/json" \
+    -H "Authorization: Bearer $NEBULA_API_KEY" \
+    --data-raw '{
+    "model":"black-forest-labs/FLUX.1-Fill-dev",
+    "prompt": "a red baseball cap",
+    "num_steps": 40,
+    "guidance_scale": 4.5,
+    "width": 1024,
+    "height": 1024,
+    "image": "/9j/4…/Z", 
+    "mask": "/9j/4…ACgD/9k="
+}')
+expect s002_image_to_image "$status" 400 error image
+
+# The same with a real JPEG (made by the server) and a PNG mask (white = repaint: the left half).
+status=$(curl s002_input_jpeg -X POST "$base/sd" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' -d '{"prompt": "a person in a cap", "width": 64, "height": 64, "steps": 2, "format": "jpeg"}')
+[[ "$status" == 200 ]] || echo "FAIL s002_input_jpeg: HTTP $status" >&2
+python3 - "$work/mask.png" <<'PY'
+import struct, sys, zlib
+width = height = 64
+rows = b"".join(b"\0" + bytes([255 if x < 32 else 0 for x in range(width)]) for _ in range(height))
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+       + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+open(sys.argv[1], "wb").write(png)
+PY
+printf '{
+    "model":"black-forest-labs/FLUX.1-Fill-dev",
+    "prompt": "a red baseball cap",
+    "num_steps": 40,
+    "guidance_scale": 4.5,
+    "width": 1024,
+    "height": 1024,
+    "image": "%s",
+    "mask": "%s"
+}' "$(base64 -w0 "$work/s002_input_jpeg.body")" "$(base64 -w0 "$work/mask.png")" \
+  >"$work/image_to_image.json"
+status=$(curl s002_image_to_image_real -X POST "$base/api/v1/images/generation" \
+    -H "Content-Type: application/json" \
+    -H "Authorization: Bearer $NEBULA_API_KEY" \
+    --data-binary @"$work/image_to_image.json")
+expect s002_image_to_image_real "$status" 200 generation black-forest-labs/FLUX.1-Fill-dev 64 64
+
+# --- seed 003: image objects -----------------------------------------------------------------
+status=$(curl s003_imagine -X POST "$base/v1/images/imagine" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' \
+  -d '{"name": "cat", "prompt": "A cat sitting on a windowsill", "negative_prompt": "blurry", "seed": 42}')
+expect s003_imagine "$status" 200 image_object cat
+status=$(curl s003_content "$base/v1/images/$(field s003_imagine id)/content" \
+  -H "Authorization: Bearer $key")
+expect s003_content "$status" 200 png "$(field s003_imagine width)" "$(field s003_imagine height)"
+
+if ((failures > 0)); then
+  echo "$failures seed example(s) failed; server log:" >&2
+  cat "$work/server.log" >&2
+  exit 1
+fi
+echo "every seed example answered as documented"
