@@ -8,9 +8,9 @@
 #    a character is registered with the fixture LoRA and the same prompt runs with its id;
 #  - seed 002's image-to-image example carries truncated base64 placeholders: a 400 naming
 #    `image`; then it runs with a real JPEG and PNG mask;
-#  - seeds 001 and 002 ask for 1024x1024 text-to-image at 30 and 25 steps, about 18 and 15
-#    minutes each with the tiny SD 1.5 model on two cores: those two run only with
-#    DD_SEED_FULL_SIZE=1; the same requests at 64x64 always run.
+#  - seeds 001 and 002 ask for 1024x1024 text-to-image at 30 and 25 steps, several minutes each
+#    with the tiny SD 1.5 model on two cores: those two run only with DD_SEED_FULL_SIZE=1; the
+#    same requests at 64x64 always run.
 # Model names the seeds use are sidecar aliases of the tiny models.
 # Usage: run.sh SERVER_BINARY FIXTURES_DIR
 set -euo pipefail
