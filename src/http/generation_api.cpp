@@ -3,6 +3,7 @@
 // img2img (inpainting).
 #include "http/api.h"
 #include "http/json_body.h"
+#include "http/micro_conditioning_fields.h"
 #include "http/sync_generation.h"
 #include "io/base64.h"
 
@@ -24,6 +25,7 @@ void generate_base64(Api& api, const httplib::Request& request, httplib::Respons
   spec.width = body.image_side("width");
   spec.height = body.image_side("height");
   spec.seed = body.integer("seed", -1, 4294967295LL).value_or(-1);
+  read_micro_conditioning(body, FieldCase::Snake, spec);
   spec.samples = static_cast<int>(body.integer("n", 1, 4).value_or(1));
   spec.sampler = body.string("sampler", 100).value_or("");
   if (auto image = body.string("image", api.options.max_body_bytes)) {

@@ -6,6 +6,7 @@
 
 #include "http/api.h"
 #include "http/json_body.h"
+#include "http/micro_conditioning_fields.h"
 #include "http/sync_generation.h"
 #include "io/image_codec.h"
 #include "io/image_resize.h"
@@ -73,6 +74,7 @@ void imagine(Api& api, const httplib::Request& request, httplib::Response& respo
   job.spec.model = body.string("model", 200).value_or(api.service.models().fast_model_id());
   job.spec.format = requested_format(body, "png");
   job.spec.image_name = name;
+  read_micro_conditioning(body, FieldCase::Snake, job.spec);
   const auto images = generate_now(api, job);
   if (images.empty()) throw ApiError(500, "internal_error", "the job produced no image");
   send_json(response, image_object(images.front().record, api.base_url(request)));

@@ -4,6 +4,7 @@
 #include "http/api.h"
 #include "http/jobs_json.h"
 #include "http/json_body.h"
+#include "http/micro_conditioning_fields.h"
 #include "io/base64.h"
 
 namespace dd::http {
@@ -19,6 +20,7 @@ service::JobSpec jobs_spec(const JsonBody& body, const std::string& account,
   spec.height = body.image_side("height");
   spec.samples = static_cast<int>(body.integer("samples", 1, 4).value_or(1));
   spec.seed = body.integer("seed", -1, 4294967295LL).value_or(-1);
+  read_micro_conditioning(body, FieldCase::Camel, spec);
   spec.cfg = body.number("guidanceScale", 1, 20).value_or(-1);
   spec.model = body.string("model", 200).value_or("");
   spec.steps = static_cast<int>(body.integer("steps", 1, 150).value_or(0));

@@ -10,6 +10,7 @@
 
 #include "http/api.h"
 #include "http/json_body.h"
+#include "http/micro_conditioning_fields.h"
 #include "http/openai_edit_mask.h"
 #include "http/sync_generation.h"
 #include "io/base64.h"
@@ -112,6 +113,7 @@ void generations(Api& api, const httplib::Request& request, httplib::Response& r
   body.string("user", 500);  // accepted for compatibility; only its type is checked
   spec.negative_prompt = body.string("negative_prompt").value_or("");
   spec.seed = body.integer("seed", -1, kMaxSeed).value_or(-1);
+  read_micro_conditioning(body, FieldCase::Snake, spec);
   spec.steps = static_cast<int>(body.integer("steps", 1, 150).value_or(0));
   spec.cfg = body.number("guidance_scale", 0, 50).value_or(-1);
   spec.sampler = body.string("sampler", 100).value_or("");

@@ -2,6 +2,7 @@
 // GET /models, /samplers and /loras list what a request may name.
 #include "http/api.h"
 #include "http/json_body.h"
+#include "http/micro_conditioning_fields.h"
 #include "http/sync_generation.h"
 #include "io/image_codec.h"
 #include "pipeline/sampler_names.h"
@@ -50,6 +51,7 @@ void generate_bytes(Api& api, const httplib::Request& request, httplib::Response
     }
   }
   spec.loras = sd_loras(body);
+  read_micro_conditioning(body, FieldCase::Snake, spec);
   const auto images = generate_now(api, job);
   const auto& image = images.at(0);
   response.set_header("X-Seed", std::to_string(image.seed));

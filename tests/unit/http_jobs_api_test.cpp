@@ -18,18 +18,8 @@ namespace {
 using test::TestServer;
 
 nlohmann::json wait_for_job(const TestServer& server, const std::string& id,
-                            const std::string& key = "", int timeout_s = 60) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto reply = server.get("/v0/api/jobs/" + id, key);
-    if (reply.status != 200) return reply.json;
-    const std::string status = reply.json["job"]["status"];
-    if (status == "SUCCESS" || status == "FAILED" || status == "CANCELLED")
-      return reply.json["job"];
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ADD_FAILURE() << "job " << id << " did not end";
-  return nullptr;
+                            const std::string& key = "") {
+  return server.wait_for_job(id, key);
 }
 
 TEST(JobsApi, QueuesRunsAndServesFilesInTheSeedsShape) {

@@ -341,7 +341,7 @@ TEST_F(OpenAiApi, ModelsAreListedOpenAiStyle) {
 
   const auto one = server_->get("/v1/models/stabilityai/stable-diffusion-xl-base-1.0", key_);
   ASSERT_EQ(one.status, 200) << one.body;
-  EXPECT_EQ(one.json["id"], "sd15-tiny");
+  EXPECT_EQ(one.json["id"], "sdxl-tiny");
   expect_openai_error(server_->get("/v1/models/nope", key_), 404, "", "not_found_error");
 }
 

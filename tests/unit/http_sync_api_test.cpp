@@ -45,6 +45,7 @@ TEST(SdApi, AnswersWithImageBytes) {
 
   auto jpeg = body;
   jpeg["format"] = "jpeg";
+  jpeg["model"] = "sd15-tiny";  // the fixture LoRA is an SD 1.5 one
   jpeg["loras"] = {{"sd15-tiny-lora", 0.8}};
   const auto with_lora = server.post("/sd", jpeg);
   ASSERT_EQ(with_lora.status, 200) << with_lora.body;

@@ -1,7 +1,11 @@
 #include "http_test_server.h"
 
+#include <gtest/gtest.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "service/crypto.h"
 #include "test_support.h"
@@ -23,8 +27,22 @@ std::string tiny_models_dir() {
     fs::create_symlink(models / "lora" / "sd15-tiny-lora.safetensors",
                        root / "loras" / "sd15-tiny-lora.safetensors");
     std::ofstream(root / "sd15-tiny.json") << R"({
+      "defaults": {"steps": 4, "cfg": 7.0, "sampler": "euler", "width": 64, "height": 64}
+    })";
+    // SDXL: the diffusers folder answers to the seeds' SDXL names; the single file, named like
+    // a Lightning release, is the fast model (4 trailing Euler steps, no CFG) and so the
+    // image-object API's default.
+    fs::create_directory_symlink(models / "sdxl-tiny", root / "sdxl-tiny");
+    fs::create_symlink(models / "sdxl-tiny.safetensors", root / "sdxl-lightning-tiny.safetensors");
+    fs::create_symlink(models / "sdxl-tiny.arch.json", root / "sdxl-lightning-tiny.arch.json");
+    std::ofstream(root / "sdxl-tiny.json") << R"({
       "aliases": ["sdxl-base", "stabilityai/stable-diffusion-xl-base-1.0"],
       "defaults": {"steps": 4, "cfg": 7.0, "sampler": "euler", "width": 64, "height": 64}
+    })";
+    std::ofstream(root / "sdxl-lightning-tiny.json") << R"({
+      "config": "sdxl-lightning-tiny.arch.json",
+      "tokenizer": "sdxl-tiny",
+      "defaults": {"width": 64, "height": 64}
     })";
     std::ofstream(root / "sd15-tiny-single.json") << R"({
       "config": "sd15-tiny-single.arch.json",
@@ -112,6 +130,21 @@ TestServer::Reply TestServer::get(const std::string& path, const std::string& ke
 TestServer::Reply TestServer::del(const std::string& path, const std::string& key) const {
   auto c = client();
   return to_reply(c.Delete(path.c_str(), auth(key)));
+}
+
+nlohmann::json TestServer::wait_for_job(const std::string& id, const std::string& key,
+                                        int timeout_s) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto reply = get("/v0/api/jobs/" + id, key);
+    if (reply.status != 200) return reply.json;
+    const std::string status = reply.json["job"]["status"];
+    if (status == "SUCCESS" || status == "FAILED" || status == "CANCELLED")
+      return reply.json["job"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "job " << id << " did not end";
+  return nullptr;
 }
 
 }  // namespace dd::test

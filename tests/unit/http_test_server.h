@@ -1,7 +1,9 @@
 #pragma once
 // A real diffusiond server on a loopback port for HTTP tests: a temporary data dir, a models dir
-// with the tiny fixture models (sd15-tiny as a diffusers folder with aliases; sd15-tiny-single as
-// a single file with its architecture; loras/sd15-tiny-lora), the worker running.
+// with the tiny fixture models (sd15-tiny as a diffusers folder; sd15-tiny-single as a single
+// file with its architecture; sdxl-tiny as a diffusers folder aliased sdxl-base and
+// stabilityai/stable-diffusion-xl-base-1.0; sdxl-lightning-tiny, the fast model, as a single
+// file; loras/sd15-tiny-lora), the worker running.
 #include <httplib.h>
 
 #include <memory>
@@ -48,6 +50,9 @@ class TestServer {
                  const std::string& key = "") const;
   Reply get(const std::string& path, const std::string& key = "") const;
   Reply del(const std::string& path, const std::string& key = "") const;
+  // Polls GET /v0/api/jobs/:id until the job ends; its `job` object (or the error reply's body).
+  nlohmann::json wait_for_job(const std::string& id, const std::string& key = "",
+                              int timeout_s = 60) const;
 
  private:
   std::string data_dir_;
