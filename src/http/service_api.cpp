@@ -100,11 +100,18 @@ struct RouteDoc {
   bool needs_key;
 };
 
+// SDXL micro-conditioning extension fields (http/micro_conditioning_fields.h).
+#define SDXL_MICRO_FIELDS                                                                       \
+  " original_size:pair crops_coords_top_left:pair target_size:pair negative_original_size:pair" \
+  " negative_crops_coords_top_left:pair negative_target_size:pair"
+
 constexpr RouteDoc kRoutes[] = {
     {"post", "/v0/api/images", "jobs", "Queue an image job",
      "prompt*:string negativePrompt:string width:integer height:integer samples:integer "
      "seed:integer guidanceScale:number webhookUrl:string webhookId:string model:string "
-     "steps:integer sampler:string",
+     "steps:integer sampler:string"
+     " originalSize:pair cropsCoordsTopLeft:pair targetSize:pair negativeOriginalSize:pair"
+     " negativeCropsCoordsTopLeft:pair negativeTargetSize:pair",
      "json", true},
     {"get", "/v0/api/jobs/{id}", "jobs", "A job with its status history and output files", "",
      "json", true},
@@ -118,7 +125,7 @@ constexpr RouteDoc kRoutes[] = {
     {"post", "/sd", "sd", "Generate and answer with the image bytes",
      "token:string model:string prompt*:string negative_prompt:string sampler:string "
      "steps:integer width:integer height:integer cfg_scale:number loras:object seed:integer "
-     "format:string",
+     "format:string" SDXL_MICRO_FIELDS,
      "image", true},
     {"get", "/models", "sd", "Models that can be named", "", "json", true},
     {"get", "/samplers", "sd", "Samplers that can be named", "", "json", true},
@@ -127,11 +134,11 @@ constexpr RouteDoc kRoutes[] = {
      "Generate base64 images (text-to-image, image-to-image, inpainting)",
      "model:string prompt*:string num_steps:integer guidance_scale:number width:integer "
      "height:integer negative_prompt:string seed:integer n:integer sampler:string image:string "
-     "mask:string strength:number",
+     "mask:string strength:number" SDXL_MICRO_FIELDS,
      "json", true},
     {"post", "/v1/images/imagine", "images", "Generate an image object",
      "name*:string prompt*:string negative_prompt:string seed:integer model:string "
-     "format:string",
+     "format:string" SDXL_MICRO_FIELDS,
      "json", true},
     {"get", "/v1/images", "images", "List image objects, newest first (limit, offset|page, name)",
      "", "json", true},
@@ -149,7 +156,7 @@ constexpr RouteDoc kRoutes[] = {
     {"post", "/v1/images/generations", "openai", "OpenAI: create images",
      "prompt*:string model:string n:integer size:string response_format:string user:string "
      "output_format:string negative_prompt:string seed:integer steps:integer "
-     "guidance_scale:number sampler:string",
+     "guidance_scale:number sampler:string" SDXL_MICRO_FIELDS,
      "json", true},
     {"post", "/v1/images/edits", "openai",
      "OpenAI: edit an image where the mask (or, without one, the image) is transparent",
@@ -193,8 +200,13 @@ nlohmann::json request_body(const std::string& fields) {
       required.push_back(name);
     }
     multipart = multipart || type == "file";
-    properties[name] = type == "file" ? nlohmann::json{{"type", "string"}, {"format", "binary"}}
-                                      : nlohmann::json{{"type", type}};
+    if (type == "file")
+      properties[name] = {{"type", "string"}, {"format", "binary"}};
+    else if (type == "pair")  // [height, width] or [top, left]
+      properties[name] = {
+          {"type", "array"}, {"items", {{"type", "integer"}}}, {"minItems", 2}, {"maxItems", 2}};
+    else
+      properties[name] = {{"type", type}};
   }
   nlohmann::json schema = {{"type", "object"}, {"properties", properties}};
   if (!required.empty()) schema["required"] = required;

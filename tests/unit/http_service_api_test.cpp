@@ -165,6 +165,13 @@ TEST(HttpServiceApi, OpenApiDocumentDescribesEveryEndpoint) {
   const auto& imagine =
       doc["paths"]["/v1/images/imagine"]["post"]["requestBody"]["content"]["application/json"];
   EXPECT_EQ(imagine["schema"]["required"], json({"name", "prompt"}));
+  // SDXL micro-conditioning: two integers, snake case here, camel case in the jobs API.
+  const json pair = {
+      {"type", "array"}, {"items", {{"type", "integer"}}}, {"minItems", 2}, {"maxItems", 2}};
+  EXPECT_EQ(imagine["schema"]["properties"]["negative_crops_coords_top_left"], pair);
+  EXPECT_EQ(doc["paths"]["/v0/api/images"]["post"]["requestBody"]["content"]["application/json"]
+               ["schema"]["properties"]["originalSize"],
+            pair);
   EXPECT_EQ(doc["paths"]["/health"]["get"]["security"], json::array());
 }
 
