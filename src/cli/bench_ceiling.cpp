@@ -1,0 +1,63 @@
+#include "cli/bench_ceiling.h"
+
+#include <algorithm>
+
+#include "cli/bench_measure.h"
+
+namespace dd::cli {
+
+namespace {
+
+// The engine's layout rule (pipeline::DiffusionModel::to_compute): channels-last for 4-D bf16
+// tensors, where oneDNN's fast convolutions want it; fp32 stays NCHW.
+torch::Tensor in_engine_layout(const torch::Tensor& x, torch::ScalarType dtype) {
+  auto out = x.to(dtype);
+  return dtype == torch::kFloat32 || out.dim() != 4
+             ? out
+             : out.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+double conv_tflops(const CeilingShapes& s, torch::ScalarType dtype, int runs) {
+  const auto x = in_engine_layout(
+      torch::randn({s.conv_batch, s.conv_channels, s.conv_size, s.conv_size}), dtype);
+  const auto w =
+      in_engine_layout(torch::randn({s.conv_channels, s.conv_channels, 3, 3}) * 0.02, dtype);
+  return measure(runs, [&] { torch::conv2d(x, w, {}, 1, 1); }).tflops();
+}
+
+double matmul_tflops(const CeilingShapes& s, torch::ScalarType dtype, int runs) {
+  const auto a = torch::randn({s.matmul_size, s.matmul_size}).to(dtype);
+  const auto b = torch::randn({s.matmul_size, s.matmul_size}).to(dtype);
+  return measure(runs, [&] { torch::matmul(a, b); }).tflops();
+}
+
+}  // namespace
+
+std::string CeilingShapes::conv_text() const {
+  const auto size = std::to_string(conv_size), channels = std::to_string(conv_channels);
+  return std::to_string(conv_batch) + "x" + channels + "x" + size + "x" + size + " 3x3 -> " +
+         channels;
+}
+
+std::string CeilingShapes::matmul_text() const {
+  const auto side = std::to_string(matmul_size) + "x" + std::to_string(matmul_size);
+  return side + " @ " + side;
+}
+
+double Ceiling::best(torch::ScalarType dtype) const {
+  return dtype == torch::kBFloat16 ? std::max(conv_bf16, matmul_bf16)
+                                   : std::max(conv_fp32, matmul_fp32);
+}
+
+Ceiling measure_ceiling(int runs, const CeilingShapes& shapes) {
+  torch::NoGradGuard no_grad;
+  Ceiling c;
+  c.shapes = shapes;
+  c.conv_bf16 = conv_tflops(shapes, torch::kBFloat16, runs);
+  c.conv_fp32 = conv_tflops(shapes, torch::kFloat32, runs);
+  c.matmul_bf16 = matmul_tflops(shapes, torch::kBFloat16, runs);
+  c.matmul_fp32 = matmul_tflops(shapes, torch::kFloat32, runs);
+  return c;
+}
+
+}  // namespace dd::cli

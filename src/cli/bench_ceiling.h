@@ -1,0 +1,38 @@
+#pragma once
+// The machine's achievable throughput, measured in the same run as the model so that a busy
+// machine lowers both: one large convolution (by default 2x640x64x64, 3x3, 640 out: a UNet
+// convolution at 512x512) and one large matrix product (4096x4096 by 4096x4096), in bf16 and in
+// fp32, each in the layout the engine computes in (channels-last for bf16 convolutions, NCHW for
+// fp32).
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace dd::cli {
+
+struct CeilingShapes {
+  int64_t conv_batch = 2;
+  int64_t conv_channels = 640;  // in and out
+  int64_t conv_size = 64;       // height and width, 3x3 kernel, padding 1
+  int64_t matmul_size = 4096;   // square
+
+  std::string conv_text() const;    // "2x640x64x64 3x3 -> 640"
+  std::string matmul_text() const;  // "4096x4096 @ 4096x4096"
+};
+
+struct Ceiling {
+  CeilingShapes shapes;
+  // TFLOP/s, medians of the timed runs.
+  double conv_bf16 = 0;
+  double conv_fp32 = 0;
+  double matmul_bf16 = 0;
+  double matmul_fp32 = 0;
+
+  // The better of convolution and matrix product in `dtype`: what efficiency is relative to.
+  double best(torch::ScalarType dtype) const;
+};
+
+Ceiling measure_ceiling(int runs, const CeilingShapes& shapes = {});
+
+}  // namespace dd::cli

@@ -1,0 +1,28 @@
+#pragma once
+// Timing for the benchmark: a part of the pipeline is counted once (its FLOPs, which also warms
+// up caches, the allocator and oneDNN's primitive cache) and then timed several times; the
+// median of those runs is the figure reported, the spread shows how busy the machine was.
+#include <functional>
+#include <vector>
+
+#include "cli/flop_counter.h"
+
+namespace dd::cli {
+
+struct Measurement {
+  FlopCount flops;
+  std::vector<double> seconds;  // one entry per timed run, in the order they ran
+
+  double median() const;
+  // Achieved TFLOP/s over the median run (0 when nothing was counted).
+  double tflops() const;
+};
+
+// One counting (untimed) run of `work`, then `runs` timed runs.
+Measurement measure(int runs, const std::function<void()>& work);
+
+// `runs` timed runs without a counting run first: for work whose first run is the measurement
+// (loading a checkpoint).
+Measurement time_runs(int runs, const std::function<void()>& work);
+
+}  // namespace dd::cli
