@@ -6,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cli/bench_command.h"
 #include "cli/conformance.h"
 #include "cli/generate_command.h"
 #include "cli/runtime_tuning.h"
@@ -41,6 +42,7 @@ int run(int argc, char** argv) {
   add_conformance_command(app, exit_code);
   add_serve_command(app, exit_code);
   add_keys_command(app, exit_code);
+  add_bench_command(app, exit_code);
   app.parse_complete_callback([&threads] { at::set_num_threads(threads); });
   try {
     app.parse(argc, argv);

@@ -1,0 +1,114 @@
+#include "cli/bench_report.h"
+
+#include <iomanip>
+#include <sstream>
+
+namespace dd::cli {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+const char* dtype_name(torch::ScalarType dtype) {
+  return dtype == torch::kBFloat16 ? "bf16" : "fp32";
+}
+
+double efficiency(const Measurement& m, const BenchResult& r) {
+  const double ceiling = r.ceiling_tflops();
+  return ceiling > 0 ? m.tflops() / ceiling : 0;
+}
+
+ordered_json part_json(const Measurement& m, const BenchResult& r) {
+  return {{"flops", m.flops.total()},
+          {"flops_by_kind",
+           {{"convolution", m.flops.convolution},
+            {"linear", m.flops.linear},
+            {"matmul", m.flops.matmul}}},
+          {"seconds", m.median()},
+          {"runs", m.seconds.size()},
+          {"all_seconds", m.seconds},
+          {"tflops", m.tflops()},
+          {"efficiency", efficiency(m, r)}};
+}
+
+ordered_json ceiling_json(const BenchResult& r) {
+  const auto& c = r.ceiling;
+  return {{"bf16_tflops", c.best(torch::kBFloat16)},
+          {"fp32_tflops", c.best(torch::kFloat32)},
+          {"conv_bf16_tflops", c.conv_bf16},
+          {"conv_fp32_tflops", c.conv_fp32},
+          {"matmul_bf16_tflops", c.matmul_bf16},
+          {"matmul_fp32_tflops", c.matmul_fp32},
+          {"tflops", r.ceiling_tflops()},
+          {"conv_shape", c.shapes.conv_text()},
+          {"matmul_shape", c.shapes.matmul_text()}};
+}
+
+std::string fixed(double value, int decimals) {
+  std::ostringstream text;
+  text << std::fixed << std::setprecision(decimals) << value;
+  return text.str();
+}
+
+void print_part(std::ostream& out, const std::string& name, const Measurement& m,
+                const BenchResult& r) {
+  const auto tera = [](double flops) { return fixed(flops / 1e12, 3); };
+  out << std::left << std::setw(18) << name << std::right << std::setw(8) << tera(m.flops.total())
+      << "  (" << tera(m.flops.convolution) << " / " << tera(m.flops.linear) << " / "
+      << tera(m.flops.matmul) << ")" << std::setw(10) << fixed(m.median(), 3) << std::setw(9)
+      << fixed(m.tflops(), 3) << std::setw(10) << fixed(100 * efficiency(m, r), 1) << "%"
+      << std::setw(6) << m.seconds.size() << "\n";
+}
+
+}  // namespace
+
+ordered_json bench_json(const BenchResult& r) {
+  const auto& o = r.options;
+  ordered_json out = {{"arch", o.arch},          {"dtype", dtype_name(o.dtype)},
+                      {"width", o.width},        {"height", o.height},
+                      {"steps", o.steps},        {"threads", r.threads},
+                      {"runs", o.runs},          {"tiny", o.tiny},
+                      {"tokenizer", r.tokenizer}};
+  out["ceiling"] = ceiling_json(r);
+  out["text_encode"] = part_json(r.text_encode, r);
+  out["unet_step"] = part_json(r.unet_step, r);
+  out["unet_cfg_step"] = part_json(r.unet_cfg_step, r);
+  out["vae_decode"] = part_json(r.vae_decode, r);
+  out["image"] = part_json(r.image, r);
+  out["checkpoint_load"] = {{"seconds", r.checkpoint_load.median()},
+                            {"runs", r.checkpoint_load.seconds.size()},
+                            {"all_seconds", r.checkpoint_load.seconds},
+                            {"bytes", r.checkpoint_bytes}};
+  out["loaded_rss_bytes"] = r.loaded_rss_bytes;
+  out["peak_rss_bytes"] = r.peak_rss_bytes;
+  out["peak_rss_scope"] = r.peak_rss_from_load ? "load and inference" : "whole process";
+  return out;
+}
+
+void print_bench_table(const BenchResult& r, std::ostream& out) {
+  const auto& o = r.options;
+  const auto& c = r.ceiling;
+  const auto gib = [](double bytes) { return fixed(bytes / (1ull << 30), 2) + " GiB"; };
+  out << "diffusiond bench: " << o.arch << (o.tiny ? " (tiny)" : "") << " " << o.width << "x"
+      << o.height << " " << dtype_name(o.dtype) << ", " << r.threads << " threads, median of "
+      << o.runs << " runs\n"
+      << "ceiling TFLOP/s: bf16 conv " << fixed(c.conv_bf16, 3) << ", matmul "
+      << fixed(c.matmul_bf16, 3) << "; fp32 conv " << fixed(c.conv_fp32, 3) << ", matmul "
+      << fixed(c.matmul_fp32, 3) << "; efficiency is relative to " << fixed(r.ceiling_tflops(), 3)
+      << "\n\n"
+      << std::left << std::setw(18) << "part" << std::right << std::setw(8) << "TFLOP"
+      << "  (conv / linear / matmul)  seconds  TFLOP/s  efficiency  runs\n";
+  print_part(out, "text_encode", r.text_encode, r);
+  print_part(out, "unet_step", r.unet_step, r);
+  print_part(out, "unet_cfg_step", r.unet_cfg_step, r);
+  print_part(out, "vae_decode", r.vae_decode, r);
+  print_part(out, "image (" + std::to_string(o.steps) + " steps)", r.image, r);
+  out << "\ncheckpoint load: " << gib(static_cast<double>(r.checkpoint_bytes)) << " in "
+      << fixed(r.checkpoint_load.median(), 2) << " s (median of "
+      << r.checkpoint_load.seconds.size() << ")\n"
+      << "resident memory: " << gib(static_cast<double>(r.loaded_rss_bytes))
+      << " after loading, peak " << gib(static_cast<double>(r.peak_rss_bytes)) << " ("
+      << (r.peak_rss_from_load ? "load and inference" : "whole process") << ")\n";
+}
+
+}  // namespace dd::cli

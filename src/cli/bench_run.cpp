@@ -1,0 +1,208 @@
+#include "cli/bench_run.h"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli/arch_json.h"
+#include "cli/bench_checkpoint.h"
+#include "cli/bench_tiny_model.h"
+#include "cli/process_memory.h"
+#include "cli/standin_tokenizer.h"
+#include "models/presets.h"
+#include "pipeline/generate.h"
+#include "pipeline/model.h"
+#include "pipeline/text_conditioning.h"
+#include "util/error.h"
+
+namespace dd::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const kPrompt = "a photograph of an astronaut riding a horse on the moon, detailed";
+const char* const kNegativePrompt = "blurry, low quality";
+
+// A folder of this run's files, removed with everything in it when the run ends (or fails).
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& parent)
+      : path_((parent.empty() ? fs::temp_directory_path() : fs::path(parent)) /
+              ("diffusiond-bench-" + std::to_string(getpid()))) {
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+models::ModelConfig model_config(BenchOptions& options) {
+  if (options.arch != "sd15" && options.arch != "sd21" && options.arch != "sdxl")
+    throw Error("bench: --arch must be sd15, sd21 or sdxl, not '" + options.arch + "'");
+  auto config = models::preset(options.arch);
+  if (options.tiny) config = tiny_variant(config);
+  if (options.width == 0) options.width = config.default_width;
+  if (options.height == 0) options.height = config.default_height;
+  if (options.width % 8 != 0 || options.height % 8 != 0)
+    throw Error("bench: --width and --height must be multiples of 8, got " +
+                std::to_string(options.width) + "x" + std::to_string(options.height));
+  return config;
+}
+
+// Writes the random checkpoint (and, for a model that is not a preset, its architecture JSON)
+// and says where DiffusionModel::load finds everything.
+pipeline::ModelSource write_model(const models::ModelConfig& config, const BenchOptions& options,
+                                  const fs::path& dir, BenchResult& result, std::ostream& log) {
+  pipeline::ModelSource source;
+  source.path = (dir / (config.name + ".safetensors")).string();
+  source.dtype = options.dtype;
+  log << "bench: writing a " << config.name << " checkpoint with random weights to " << source.path
+      << "\n";
+  result.checkpoint_bytes = write_random_checkpoint(config, source.path);
+  if (options.tiny) {
+    source.config_json = (dir / (config.name + ".arch.json")).string();
+    std::ofstream(source.config_json) << arch_json(config).dump(2);
+  }
+  source.tokenizer_dir = options.tokenizer_dir;
+  if (source.tokenizer_dir.empty()) {
+    source.tokenizer_dir = (dir / "tokenizer").string();
+    write_standin_tokenizer(source.tokenizer_dir);
+  }
+  result.tokenizer = options.tokenizer_dir.empty() ? "stand-in" : options.tokenizer_dir;
+  return source;
+}
+
+std::shared_ptr<pipeline::DiffusionModel> load_model(const pipeline::ModelSource& source, int runs,
+                                                     BenchResult& result, std::ostream& log) {
+  log << "bench: loading the checkpoint (" << runs << " timed load" << (runs > 1 ? "s" : "")
+      << ")\n";
+  std::shared_ptr<pipeline::DiffusionModel> model;
+  for (int i = 0; i < runs; ++i) {
+    model.reset();  // the previous load's memory is not part of the next one
+    malloc_trim(0);
+    result.checkpoint_load.seconds.push_back(
+        time_runs(1, [&] { model = pipeline::DiffusionModel::load(source); }).seconds.at(0));
+  }
+  result.loaded_rss_bytes = current_rss_bytes();
+  return model;
+}
+
+// What the UNet is conditioned on, one row: the prompt's embeddings in the compute dtype, and
+// for SDXL the pooled embedding and the micro-conditioning ids of an uncropped image.
+struct UNetConditioning {
+  torch::Tensor context, text_embeds, time_ids;
+};
+
+UNetConditioning conditioning(pipeline::DiffusionModel& model, const BenchOptions& options) {
+  const auto cond = pipeline::encode_prompt(model, kPrompt, {});
+  UNetConditioning c;
+  c.context = cond.context.to(model.dtype());
+  if (model.config().family != models::Family::SDXL) return c;
+  c.text_embeds = cond.pooled.to(model.dtype());
+  const float h = static_cast<float>(options.height), w = static_cast<float>(options.width);
+  c.time_ids = torch::tensor({h, w, 0.0f, 0.0f, h, w}).unsqueeze(0);
+  return c;
+}
+
+torch::Tensor rows(const torch::Tensor& t, int64_t batch) {
+  if (!t.defined()) return t;
+  std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
+  shape[0] = batch;
+  return t.expand(shape).contiguous();
+}
+
+// One denoising step as pipeline::generate runs it: latents to the compute dtype and layout,
+// the UNet, the prediction back to float32. A guided step is the batch of 2.
+Measurement unet_step(pipeline::DiffusionModel& model, const UNetConditioning& c,
+                      const BenchOptions& options, int64_t batch) {
+  const auto latents =
+      torch::randn({batch, model.config().unet.in_channels, options.height / 8, options.width / 8});
+  const auto t = torch::full({batch}, 500.0, torch::kFloat32);
+  const auto context = rows(c.context, batch);
+  const auto text_embeds = rows(c.text_embeds, batch);
+  const auto time_ids = rows(c.time_ids, batch);
+  return measure(options.runs, [&] {
+    model.unet->forward(model.to_compute(latents), t, context, text_embeds, time_ids)
+        .to(torch::kFloat32);
+  });
+}
+
+Measurement vae_decode(pipeline::DiffusionModel& model, const BenchOptions& options) {
+  const auto& vae = model.config().vae;
+  const auto z = torch::randn({1, vae.latent_channels, options.height / 8, options.width / 8});
+  return measure(options.runs, [&] {
+    model.vae->decode(model.to_compute(z / vae.scaling_factor)).to(torch::kFloat32);
+  });
+}
+
+// A whole txt2img image through pipeline::generate (the default sampler, Euler a, calls the
+// UNet once per step). Its FLOPs are those of its parts: two prompts, `steps` guided steps and
+// one decode.
+Measurement whole_image(pipeline::DiffusionModel& model, const BenchResult& r) {
+  pipeline::GenerationRequest request;
+  request.prompt = kPrompt;
+  request.negative_prompt = kNegativePrompt;
+  request.width = r.options.width;
+  request.height = r.options.height;
+  request.steps = r.options.steps;
+  request.seed = 1;
+  Measurement m = time_runs(r.options.image_runs, [&] { pipeline::generate(model, request); });
+  m.flops = 2.0 * r.text_encode.flops;
+  m.flops += static_cast<double>(r.options.steps) * r.unet_cfg_step.flops;
+  m.flops += r.vae_decode.flops;
+  return m;
+}
+
+void measure_parts(pipeline::DiffusionModel& model, BenchResult& r, std::ostream& log) {
+  const auto& o = r.options;
+  log << "bench: text encoding\n";
+  r.text_encode = measure(o.runs, [&] { pipeline::encode_prompt(model, kPrompt, {}); });
+  const auto c = conditioning(model, o);
+  log << "bench: UNet step without guidance (batch 1)\n";
+  r.unet_step = unet_step(model, c, o, 1);
+  log << "bench: UNet step with guidance (batch 2)\n";
+  r.unet_cfg_step = unet_step(model, c, o, 2);
+  log << "bench: VAE decode\n";
+  r.vae_decode = vae_decode(model, o);
+  log << "bench: whole image, " << o.steps << " steps\n";
+  r.image = whole_image(model, r);
+}
+
+}  // namespace
+
+BenchResult run_bench(const BenchOptions& options, std::ostream& log) {
+  BenchResult result;
+  result.options = options;
+  const auto config = model_config(result.options);
+  result.threads = at::get_num_threads();
+  torch::NoGradGuard no_grad;
+
+  log << "bench: ceiling (large convolution and matrix product, bf16 and fp32)\n";
+  // A tiny model's timings mean nothing; small shapes keep its ceiling quick too.
+  const CeilingShapes tiny_shapes{1, 64, 32, 512};
+  result.ceiling = measure_ceiling(options.runs, options.tiny ? tiny_shapes : CeilingShapes{});
+
+  ScratchDir scratch(options.work_dir);
+  const auto source = write_model(config, result.options, scratch.path(), result, log);
+  // The checkpoint's random modules are gone; give their memory back so that the peak measured
+  // from here on is the engine's (loading and inference), not this tool's.
+  malloc_trim(0);
+  result.peak_rss_from_load = reset_peak_rss();
+
+  auto model = load_model(source, options.load_runs, result, log);
+  measure_parts(*model, result, log);
+  result.peak_rss_bytes = peak_rss_bytes();
+  return result;
+}
+
+}  // namespace dd::cli
