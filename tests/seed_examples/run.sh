@@ -8,10 +8,12 @@
 #    a character is registered with the fixture LoRA and the same prompt runs with its id;
 #  - seed 002's image-to-image example carries truncated base64 placeholders: a 400 naming
 #    `image`; then it runs with a real JPEG and PNG mask;
-#  - seeds 001 and 002 ask for 1024x1024 text-to-image at 30 and 25 steps, several minutes each
-#    with the tiny SD 1.5 model on two cores: those two run only with DD_SEED_FULL_SIZE=1; the
-#    same requests at 64x64 always run.
-# Model names the seeds use are sidecar aliases of the tiny models.
+#  - seeds 001 and 002 ask for 1024x1024 text-to-image at 30 and 25 steps: they run verbatim on
+#    the tiny SDXL model (a few minutes on two cores; DD_SEED_FULL_SIZE=0 skips them), and the
+#    same requests at 64x64 run too.
+# Model names the seeds use are sidecar aliases of the tiny models: the SDXL names of seeds 001
+# and 002 name the tiny SDXL model, FLUX.1-Fill (not supported yet) the tiny inpainting model, and
+# seed 003's imagine default is the fast model, a Lightning-named copy of the tiny SDXL model.
 # Usage: run.sh SERVER_BINARY FIXTURES_DIR
 set -euo pipefail
 
@@ -39,11 +41,21 @@ trap cleanup EXIT
 models="$work/models"
 mkdir -p "$models/loras" "$work/data"
 ln -s "$fixtures/models/sd15-tiny" "$models/sd15-tiny"
+ln -s "$fixtures/models/sdxl-tiny" "$models/sdxl-tiny"
+ln -s "$fixtures/models/sdxl-tiny.safetensors" "$models/sdxl-lightning-tiny.safetensors"
+ln -s "$fixtures/models/sdxl-tiny.arch.json" "$models/sdxl-lightning-tiny.arch.json"
 ln -s "$fixtures/models/sd15-inpaint-tiny" "$models/sd15-inpaint-tiny"
 ln -s "$fixtures/models/lora/sd15-tiny-lora.safetensors" "$models/loras/sd15-tiny-lora.safetensors"
 cat >"$models/sd15-tiny.json" <<'EOF'
+{"defaults": {"steps": 4, "cfg": 7.0, "sampler": "euler", "width": 64, "height": 64}}
+EOF
+cat >"$models/sdxl-tiny.json" <<'EOF'
 {"aliases": ["sdxl-base", "stabilityai/stable-diffusion-xl-base-1.0"],
  "defaults": {"steps": 4, "cfg": 7.0, "sampler": "euler", "width": 64, "height": 64}}
+EOF
+cat >"$models/sdxl-lightning-tiny.json" <<'EOF'
+{"config": "sdxl-lightning-tiny.arch.json", "tokenizer": "sdxl-tiny",
+ "defaults": {"width": 64, "height": 64}}
 EOF
 cat >"$models/sd15-inpaint-tiny.json" <<'EOF'
 {"aliases": ["black-forest-labs/FLUX.1-Fill-dev"],
@@ -94,9 +106,9 @@ expect() {
 # field NAME PATH: one field of an answer ("" when it is not there: the check of it failed).
 field() { python3 "$here/check.py" field "$work/$1.body" "$2" 2>/dev/null || true; }
 
-full_size() { [[ "${DD_SEED_FULL_SIZE:-0}" == 1 ]]; }
+full_size() { [[ "${DD_SEED_FULL_SIZE:-1}" == 1 ]]; }
 
-skip_full_size() { echo "skip $1: 1024x1024 takes minutes on the tiny model (DD_SEED_FULL_SIZE=1 runs it)"; }
+skip_full_size() { echo "skip $1: DD_SEED_FULL_SIZE=0"; }
 
 # --- seed 000: the jobs API -------------------------------------------------------------------
 # Its sample request body, POSTed to /images (the seed shows no auth: API.md's Bearer key).
