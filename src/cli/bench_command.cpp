@@ -72,7 +72,8 @@ const char* const kFooter =
     "step without and with classifier-free guidance (batch 1 and 2), VAE decode, a whole image "
     "(--image-runs; 0 skips it), checkpoint load (--load-runs) and peak resident memory.\n"
     "Ceiling: a 2x640x64x64 3x3 convolution to 640 channels and a 4096^3 matrix product, each in "
-    "bf16 and fp32, measured in the same run. Efficiency = (FLOPs / median seconds) / ceiling, "
+    "bf16 and fp32 (timed runs of at least 1 s), measured before and after the model in the same "
+    "run, the better of the two kept. Efficiency = (FLOPs / median seconds) / ceiling, "
     "where the ceiling is the better of convolution and matrix product in the run's --dtype "
     "(text encoders compute in fp32 in both).";
 

@@ -31,8 +31,8 @@ struct BenchOptions {
 struct BenchResult {
   BenchOptions options;  // with the size resolved
   int threads = 0;
-  std::string tokenizer;  // the folder used, or "stand-in"
-  Ceiling ceiling;
+  std::string tokenizer;      // the folder used, or "stand-in"
+  Ceiling ceiling;            // the better of one measurement before and one after the model parts
   Measurement text_encode;    // one prompt through every text encoder, tokenizer included
   Measurement unet_step;      // one UNet forward, batch 1 (no guidance)
   Measurement unet_cfg_step;  // one UNet forward, batch 2 (classifier-free guidance)
