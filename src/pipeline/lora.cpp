@@ -1,6 +1,8 @@
 #include "pipeline/lora.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "io/tensor_file.h"
@@ -61,6 +63,17 @@ torch::Tensor lora_delta(const LoraModule& module, const torch::Tensor& target,
                 c10::str(product.sizes()) + " but the model weight is " + c10::str(target.sizes()) +
                 " (LoRA for another model?)");
   return product.reshape(target.sizes()) * (module.alpha / static_cast<double>(rank));
+}
+
+// A LoRA as applied: its file (size and modification time too, so a file replaced under the same
+// name is another LoRA) and its exact weight. Keys the prompt cache.
+std::string lora_identity(const LoraSpec& spec) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(spec.path, ec);
+  const auto modified = std::filesystem::last_write_time(spec.path, ec).time_since_epoch().count();
+  char weight[32];
+  std::snprintf(weight, sizeof weight, "%.17g", spec.weight);
+  return spec.path + ':' + std::to_string(size) + ':' + std::to_string(modified) + ':' + weight;
 }
 
 }  // namespace
@@ -134,8 +147,11 @@ ScopedLoras::ScopedLoras(DiffusionModel& model, const std::vector<LoraSpec>& lor
   auto targets = lora_targets(model);
   // Read and check everything first, so a bad LoRA leaves the model untouched.
   std::vector<std::pair<torch::Tensor, torch::Tensor>> updates;
+  std::string text_encoder_loras;  // the LoRAs that change text encoder weights
   for (const auto& spec : loras) {
+    bool touches_text_encoders = false;
     for (const auto& module : read_lora_file(spec.path)) {
+      touches_text_encoders = touches_text_encoders || module.name.rfind("lora_te", 0) == 0;
       auto it = targets.find(module.name);
       if (it == targets.end())
         throw Error(spec.path + ": LoRA module '" + module.name +
@@ -143,7 +159,11 @@ ScopedLoras::ScopedLoras(DiffusionModel& model, const std::vector<LoraSpec>& lor
       updates.emplace_back(it->second, lora_delta(module, it->second, spec.path) * spec.weight);
       saved_.emplace(module.name, std::make_pair(it->second, torch::Tensor()));
     }
+    if (touches_text_encoders) text_encoder_loras += lora_identity(spec) + ';';
   }
+  model_ = &model;
+  previous_text_encoder_loras_ = model.text_encoder_loras;
+  model.text_encoder_loras += text_encoder_loras;
   torch::NoGradGuard no_grad;
   for (auto& [name, entry] : saved_) entry.second = entry.first.clone();
   for (auto& [param, delta] : updates) param.add_(delta.to(param.scalar_type()));
@@ -152,6 +172,7 @@ ScopedLoras::ScopedLoras(DiffusionModel& model, const std::vector<LoraSpec>& lor
 ScopedLoras::~ScopedLoras() {
   torch::NoGradGuard no_grad;
   for (auto& [name, entry] : saved_) entry.first.copy_(entry.second);
+  if (model_) model_->text_encoder_loras = previous_text_encoder_loras_;
 }
 
 }  // namespace dd::pipeline

@@ -43,6 +43,8 @@ class ScopedLoras {
 
  private:
   std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> saved_;  // key -> (param, copy)
+  DiffusionModel* model_ = nullptr;
+  std::string previous_text_encoder_loras_;
 };
 
 }  // namespace dd::pipeline

@@ -11,6 +11,7 @@
 #include "models/config.h"
 #include "models/unet.h"
 #include "models/vae.h"
+#include "pipeline/prompt_cache.h"
 #include "sampling/schedule_config.h"
 #include "text/clip_tokenizer.h"
 
@@ -44,6 +45,11 @@ class DiffusionModel {
   models::AutoencoderKL vae{nullptr};
   std::vector<models::ClipTextModel> text_encoders;
   std::vector<text::ClipTokenizer> tokenizers;
+
+  PromptCache prompt_cache;
+  // Which LoRAs currently change the text encoders' weights ("" = the checkpoint's own); part of
+  // every prompt cache key. Set and restored by ScopedLoras.
+  std::string text_encoder_loras;
 
  private:
   void build_modules();

@@ -37,10 +37,8 @@ torch::Tensor encode_with(DiffusionModel& model, size_t encoder, const std::stri
   return text::apply_token_weights(hidden, weights);
 }
 
-}  // namespace
-
-Conditioning encode_prompt(DiffusionModel& model, const std::string& prompt,
-                           const PromptOptions& options) {
+Conditioning encode_uncached(DiffusionModel& model, const std::string& prompt,
+                             const PromptOptions& options) {
   torch::NoGradGuard no_grad;
   Conditioning out;
   std::vector<torch::Tensor> contexts;
@@ -51,6 +49,24 @@ Conditioning encode_prompt(DiffusionModel& model, const std::string& prompt,
     out.context = torch::zeros_like(out.context);
     if (out.pooled.defined()) out.pooled = torch::zeros_like(out.pooled);
   }
+  return out;
+}
+
+std::string cache_key(const DiffusionModel& model, const std::string& prompt,
+                      const PromptOptions& options) {
+  return model.text_encoder_loras + '\x1f' + std::to_string(options.clip_skip) +
+         (options.prompt_weighting ? 'w' : '-') + (options.zeros_for_empty ? 'z' : '-') + '\x1f' +
+         prompt;
+}
+
+}  // namespace
+
+Conditioning encode_prompt(DiffusionModel& model, const std::string& prompt,
+                           const PromptOptions& options) {
+  const std::string key = cache_key(model, prompt, options);
+  if (auto cached = model.prompt_cache.find(key)) return *cached;
+  auto out = encode_uncached(model, prompt, options);
+  model.prompt_cache.insert(key, out);
   return out;
 }
 

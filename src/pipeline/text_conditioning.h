@@ -6,14 +6,10 @@
 
 #include <string>
 
+#include "pipeline/conditioning.h"
 #include "pipeline/model.h"
 
 namespace dd::pipeline {
-
-struct Conditioning {
-  torch::Tensor context;  // [1, 77, context_dim]
-  torch::Tensor pooled;   // [1, projection_dim] for SDXL; undefined otherwise
-};
 
 struct PromptOptions {
   int clip_skip = 1;             // A1111 numbering
@@ -22,6 +18,7 @@ struct PromptOptions {
   bool zeros_for_empty = false;
 };
 
+// Answers from the model's prompt cache when it can.
 Conditioning encode_prompt(DiffusionModel& model, const std::string& prompt,
                            const PromptOptions& options);
 
