@@ -24,6 +24,8 @@ fi
 server_binary=$(realpath "$1")
 fixtures=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib/serve.sh
+source "$here/../lib/serve.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/dd_seed_examples.XXXXXX")
 server_pid=""
 failures=0
@@ -64,20 +66,7 @@ EOF
 
 # --- server, with an API key (it then requires one) ----------------------------------------
 key=$("$server_binary" keys --data-dir "$work/data" create --name seeds 2>"$work/keys.log")
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$server_binary" serve --host 127.0.0.1 --port "$port" --models-dir "$models" \
-  --data-dir "$work/data" --default-model sd15-tiny >"$work/server.log" 2>&1 &
-server_pid=$!
-base="http://127.0.0.1:$port"
-deadline=$((SECONDS + 60))
-until curl -fsS "$base/health" >/dev/null 2>&1; do
-  if ! kill -0 "$server_pid" 2>/dev/null || ((SECONDS > deadline)); then
-    echo "diffusiond did not start; its log:" >&2
-    cat "$work/server.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+start_server "$server_binary" "$models" "$work" sd15-tiny
 
 # --- helpers -------------------------------------------------------------------------------
 # curl NAME ARGS...: the seed's curl command (ARGS), its answer kept as $work/NAME.body; prints

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "sampling/seeded_noise.h"
 #include "test_support.h"
 
 namespace dd::test {
@@ -29,5 +30,14 @@ pipeline::DiffusionModel& cached(const std::string& name, torch::ScalarType dtyp
 pipeline::DiffusionModel& sd15_tiny(torch::ScalarType dtype) { return cached("sd15-tiny", dtype); }
 
 pipeline::DiffusionModel& sdxl_tiny(torch::ScalarType dtype) { return cached("sdxl-tiny", dtype); }
+
+torch::Tensor seeded_image_latents(pipeline::DiffusionModel& model, const torch::Tensor& image,
+                                   uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  sampling::SeededNoise noise({seed});
+  const auto posterior = model.vae->encode(image * 2 - 1);
+  return (posterior.mean + posterior.std * noise.next(posterior.mean.sizes())) *
+         model.config().vae.scaling_factor;
+}
 
 }  // namespace dd::test
