@@ -46,7 +46,8 @@ class ScratchDir {
   fs::path path_;
 };
 
-models::ModelConfig model_config(BenchOptions& options) {
+// The preset (or its tiny variant) to measure; fills in the preset's size where none was given.
+models::ModelConfig resolve_model(BenchOptions& options) {
   if (options.arch != "sd15" && options.arch != "sd21" && options.arch != "sdxl")
     throw Error("bench: --arch must be sd15, sd21 or sdxl, not '" + options.arch + "'");
   auto config = models::preset(options.arch);
@@ -183,7 +184,7 @@ void measure_parts(pipeline::DiffusionModel& model, BenchResult& r, std::ostream
 BenchResult run_bench(const BenchOptions& options, std::ostream& log) {
   BenchResult result;
   result.options = options;
-  const auto config = model_config(result.options);
+  const auto config = resolve_model(result.options);
   result.threads = at::get_num_threads();
   torch::NoGradGuard no_grad;
 
