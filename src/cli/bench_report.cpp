@@ -81,8 +81,10 @@ ordered_json bench_json(const BenchResult& r) {
                             {"all_seconds", r.checkpoint_load.seconds},
                             {"bytes", r.checkpoint_bytes}};
   out["loaded_rss_bytes"] = r.loaded_rss_bytes;
+  out["load_peak_rss_bytes"] = r.load_peak_rss_bytes;
+  out["inference_peak_rss_bytes"] = r.inference_peak_rss_bytes;
   out["peak_rss_bytes"] = r.peak_rss_bytes;
-  out["peak_rss_scope"] = r.peak_rss_from_load ? "load and inference" : "whole process";
+  out["peak_rss_scope"] = r.peak_rss_by_phase ? "load and inference" : "whole process";
   return out;
 }
 
@@ -107,9 +109,12 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
   out << "\ncheckpoint load: " << gib(static_cast<double>(r.checkpoint_bytes)) << " in "
       << fixed(r.checkpoint_load.median(), 2) << " s (median of "
       << r.checkpoint_load.seconds.size() << ")\n"
-      << "resident memory: " << gib(static_cast<double>(r.loaded_rss_bytes))
-      << " after loading, peak " << gib(static_cast<double>(r.peak_rss_bytes)) << " ("
-      << (r.peak_rss_from_load ? "load and inference" : "whole process") << ")\n";
+      << "resident memory: peak " << gib(static_cast<double>(r.load_peak_rss_bytes))
+      << " while loading, " << gib(static_cast<double>(r.loaded_rss_bytes)) << " loaded";
+  if (r.peak_rss_by_phase)
+    out << ", peak " << gib(static_cast<double>(r.inference_peak_rss_bytes)) << " running\n";
+  else
+    out << " (peaks of the whole process)\n";
 }
 
 }  // namespace dd::cli

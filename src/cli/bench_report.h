@@ -7,12 +7,13 @@
 
 namespace dd::cli {
 
-// Top level: arch, dtype, width, height, steps, threads, runs, tokenizer, ceiling {bf16_tflops,
-// fp32_tflops, conv_bf16_tflops, conv_fp32_tflops, matmul_bf16_tflops, matmul_fp32_tflops,
-// tflops (the one efficiency uses), conv_shape, matmul_shape}; one object per part (text_encode,
-// unet_step, unet_cfg_step, vae_decode, image) with flops, flops_by_kind, seconds (the median),
-// runs, all_seconds, tflops and efficiency = tflops / ceiling.tflops; checkpoint_load {seconds,
-// runs, all_seconds, bytes}; loaded_rss_bytes, peak_rss_bytes, peak_rss_scope.
+// Top level: arch, dtype, width, height, steps, threads, runs, tiny, tokenizer, ceiling
+// {bf16_tflops, fp32_tflops, conv_bf16_tflops, conv_fp32_tflops, matmul_bf16_tflops,
+// matmul_fp32_tflops, tflops (the one efficiency uses), conv_shape, matmul_shape, measured}; one
+// object per part (text_encode, unet_step, unet_cfg_step, vae_decode, image) with flops,
+// flops_by_kind, seconds (the median), runs, all_seconds, tflops and efficiency = tflops /
+// ceiling.tflops; checkpoint_load {seconds, runs, all_seconds, bytes}; loaded_rss_bytes,
+// load_peak_rss_bytes, inference_peak_rss_bytes, peak_rss_bytes, peak_rss_scope.
 nlohmann::ordered_json bench_json(const BenchResult& result);
 
 void print_bench_table(const BenchResult& result, std::ostream& out);

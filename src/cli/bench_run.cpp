@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -196,18 +197,22 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& log) {
 
   ScratchDir scratch(options.work_dir);
   const auto source = write_model(config, result.options, scratch.path(), result, log);
-  // The checkpoint's random modules are gone; give their memory back so that the peak measured
-  // from here on is the engine's (loading and inference), not this tool's.
+  // The checkpoint's random modules are gone; give their memory back so that the peaks measured
+  // from here on are the engine's (loading, then inference), not this tool's.
   malloc_trim(0);
-  result.peak_rss_from_load = reset_peak_rss();
+  bool by_phase = reset_peak_rss();
 
   auto model = load_model(source, options.load_runs, result, log);
+  result.load_peak_rss_bytes = peak_rss_bytes();
+  by_phase = by_phase && reset_peak_rss();
   measure_parts(*model, result, log);
   // Other processes come and go during a long run: the ceiling is the machine's best of two
   // measurements, one on each side of the model's.
   log << "bench: ceiling again\n";
   result.ceiling = better_of(before, measure_ceiling(options.runs, ceiling_shapes));
-  result.peak_rss_bytes = peak_rss_bytes();
+  result.inference_peak_rss_bytes = by_phase ? peak_rss_bytes() : 0;
+  result.peak_rss_bytes = std::max(result.load_peak_rss_bytes, peak_rss_bytes());
+  result.peak_rss_by_phase = by_phase;
   return result;
 }
 

@@ -40,9 +40,13 @@ struct BenchResult {
   Measurement image;          // pipeline::generate: both prompts, `steps` guided steps, decode
   Measurement checkpoint_load;
   uint64_t checkpoint_bytes = 0;
-  int64_t loaded_rss_bytes = 0;  // resident right after loading
-  int64_t peak_rss_bytes = 0;
-  bool peak_rss_from_load = false;  // the peak covers load and inference only (else the process)
+  int64_t loaded_rss_bytes = 0;          // resident right after loading
+  int64_t load_peak_rss_bytes = 0;       // the most resident while loading
+  int64_t inference_peak_rss_bytes = 0;  // ... while running the parts (0: not measurable)
+  int64_t peak_rss_bytes = 0;            // the larger of the two
+  // Whether the kernel let the peak be reset between phases; without that the peaks also count
+  // the tool's own checkpoint writing (the whole process).
+  bool peak_rss_by_phase = false;
 
   // TFLOP/s the efficiencies are relative to: the ceiling in the run's dtype.
   double ceiling_tflops() const { return ceiling.best(options.dtype); }

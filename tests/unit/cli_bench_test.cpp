@@ -203,7 +203,10 @@ TEST(BenchCommand, PrintsJsonWithEveryPart) {
                          report["vae_decode"]["flops"].get<double>());
     EXPECT_GT(report["checkpoint_load"]["bytes"].get<double>(), 0);
     EXPECT_GT(report["checkpoint_load"]["seconds"].get<double>(), 0);
-    EXPECT_GT(report["peak_rss_bytes"].get<double>(), 0);
+    for (const char* key : {"loaded_rss_bytes", "load_peak_rss_bytes", "peak_rss_bytes"})
+      EXPECT_GT(report[key].get<double>(), 0) << key;
+    EXPECT_GE(report["peak_rss_bytes"], report["load_peak_rss_bytes"]);
+    EXPECT_GE(report["peak_rss_bytes"], report["inference_peak_rss_bytes"]);
   }
 }
 
