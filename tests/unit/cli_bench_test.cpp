@@ -58,9 +58,9 @@ TEST(FlopCounter, CountsAConvolutionALinearLayerAndAMatrixProductByHand) {
   const auto& count = counter.count();
   // 2 FLOPs per multiply-add: batch 2 x 8 channels x 8x8 outputs x (3 inputs x 3x3 kernel).
   EXPECT_EQ(count.convolution, 2.0 * 2 * 8 * 8 * 8 * 3 * 9);
-  // 2 x 5 tokens x 16 inputs x 4 outputs, once although aten::linear runs a matrix product.
+  // 2 x 5 tokens x 16 inputs x 4 outputs: a product by one 2-D weight (Linear runs matmul).
   EXPECT_EQ(count.linear, 2.0 * 2 * 5 * 16 * 4);
-  // 2 x 3 batches of 4x5 @ 5x6.
+  // 2 x 3 batches of 4x5 @ 5x6, once although aten::matmul runs aten::bmm inside.
   EXPECT_EQ(count.matmul, 2.0 * 2 * 3 * 4 * 5 * 6);
   EXPECT_EQ(count.unknown, 0);
 }
