@@ -11,6 +11,7 @@
 #include "cli/generate_command.h"
 #include "cli/runtime_tuning.h"
 #include "cli/serve_command.h"
+#include "cli/train_command.h"
 #include "util/error.h"
 
 namespace dd::cli {
@@ -43,6 +44,7 @@ int run(int argc, char** argv) {
   add_serve_command(app, exit_code);
   add_keys_command(app, exit_code);
   add_bench_command(app, exit_code);
+  add_train_command(app, exit_code);
   app.parse_complete_callback([&threads] { at::set_num_threads(threads); });
   try {
     app.parse(argc, argv);

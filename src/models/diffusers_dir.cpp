@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "util/error.h"
 
@@ -21,8 +22,20 @@ nlohmann::json read_json(const fs::path& path) {
   }
 }
 
-// The tokenizer's padding token decides the id used after EOS: "<|endoftext|>" (49407) for
-// CLIP-L tokenizers, "!" (0) for the OpenCLIP ones of SD 2.x and SDXL's second encoder.
+// The id of `token` in the tokenizer folder's vocab.json, if both exist.
+std::optional<int> vocabulary_id(const fs::path& tokenizer_dir, const std::string& token) {
+  const fs::path vocab = tokenizer_dir / "vocab.json";
+  if (!fs::exists(vocab)) return std::nullopt;
+  const auto json = read_json(vocab);
+  if (!json.is_object() || !json.contains(token) || !json[token].is_number_integer())
+    return std::nullopt;
+  return json[token].get<int>();
+}
+
+// The tokenizer's padding token decides the id used after EOS: "<|endoftext|>" (49407 in CLIP's
+// vocabulary) for CLIP-L tokenizers, "!" (0) for the OpenCLIP ones of SD 2.x and SDXL's second
+// encoder. Looked up in the folder's own vocabulary, so smaller vocabularies (the built-in scene
+// model's) pad with their own ids.
 int tokenizer_pad_id(const fs::path& tokenizer_dir, int fallback) {
   const fs::path map = tokenizer_dir / "special_tokens_map.json";
   if (!fs::exists(map)) return fallback;
@@ -30,6 +43,7 @@ int tokenizer_pad_id(const fs::path& tokenizer_dir, int fallback) {
   if (!json.contains("pad_token")) return fallback;
   const auto& pad = json["pad_token"];
   const std::string token = pad.is_object() ? pad.value("content", "") : pad.get<std::string>();
+  if (auto id = vocabulary_id(tokenizer_dir, token)) return *id;
   if (token == "!") return 0;
   if (token == "<|endoftext|>") return 49407;
   return fallback;
@@ -72,7 +86,10 @@ ModelConfig model_config_from_diffusers_dir(const std::string& dir) {
     const fs::path encoder = root / (std::string("text_encoder") + suffix);
     if (!fs::exists(encoder / "config.json")) continue;
     ClipTextConfig clip = parse_component(encoder / "config.json", clip_config_from_transformers);
-    clip.pad_id = tokenizer_pad_id(root / (std::string("tokenizer") + suffix), clip.pad_id);
+    const fs::path tokenizer = root / (std::string("tokenizer") + suffix);
+    clip.pad_id = tokenizer_pad_id(tokenizer, clip.pad_id);
+    clip.bos_id = vocabulary_id(tokenizer, "<|startoftext|>").value_or(clip.bos_id);
+    clip.eos_id = vocabulary_id(tokenizer, "<|endoftext|>").value_or(clip.eos_id);
     model.text_encoders.push_back(clip);
   }
   if (model.text_encoders.empty()) throw Error(dir + ": no text_encoder/config.json");

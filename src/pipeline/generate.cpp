@@ -141,7 +141,9 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
   const Size size = output_size(model, request);
   const int images = request.samples;
   const int64_t channels = model.config().vae.latent_channels;
-  const int64_t latent_h = size.height / 8, latent_w = size.width / 8;
+  // 8 for every released model; the built-in scene model's VAE downsamples by 4.
+  const int64_t factor = model.vae->downscale_factor();
+  const int64_t latent_h = size.height / factor, latent_w = size.width / factor;
   std::vector<uint64_t> seeds;
   for (int i = 0; i < images; ++i) seeds.push_back(request.seed + static_cast<uint64_t>(i));
   // One generator per image, so an image depends only on its own seed.

@@ -1,0 +1,37 @@
+#pragma once
+// Everything that decides what `diffusiond train` produces. Stored in the work directory with
+// the progress, so a resumed run continues with the settings it started with.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+
+namespace dd::training {
+
+struct TrainingSettings {
+  uint64_t seed = 1;
+  // Phase 1: the VAE alone (reconstruction + a small KL term).
+  int vae_steps = 1500;
+  int vae_batch = 16;
+  double vae_lr = 1e-3;
+  double vae_kl_weight = 1e-5;
+  // Phase 2: UNet and text encoder together on the frozen VAE's latents.
+  int steps = 6000;
+  int batch = 32;
+  double lr = 5e-4;
+  double caption_dropout = 0.1;
+  double ema_decay = 0.999;
+  int warmup_steps = 200;
+
+  // Only the step counts may change on resume (to train longer or stop earlier).
+  bool same_run_as(const TrainingSettings& other) const;
+};
+
+nlohmann::json to_json(const TrainingSettings& settings);
+// dd::Error for a missing or mistyped field.
+TrainingSettings settings_from_json(const nlohmann::json& json);
+// dd::Error naming the first setting that is out of range.
+void validate(const TrainingSettings& settings);
+
+// Linear warm-up, then a cosine decay to a tenth of the peak at `total` steps.
+double learning_rate(double peak, int step, int warmup, int total);
+
+}  // namespace dd::training

@@ -1,0 +1,36 @@
+#pragma once
+// Phase 1 of `diffusiond train`: the VAE learns to reconstruct scene pictures through its
+// latents (L1 + MSE on pixels, a small KL term keeping the latents near a unit Gaussian).
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "models/vae.h"
+#include "training/training_settings.h"
+
+namespace dd::training {
+
+class VaeTrainer {
+ public:
+  VaeTrainer(const models::VaeConfig& config, const TrainingSettings& settings);
+
+  // One optimiser step on batch `index` of the VAE's stream; returns the loss.
+  double step(int index);
+  // 1 / standard deviation of the latent means over a few batches: the factor that brings
+  // latents to unit variance for the UNet (how SD's 0.18215 was chosen).
+  double measure_scaling_factor(int batches);
+
+  // vae.safetensors + vae_optimizer.pt in `dir`.
+  void save(const std::string& dir);
+  void load(const std::string& dir);
+
+  models::AutoencoderKL& vae() { return vae_; }
+
+ private:
+  TrainingSettings settings_;
+  models::AutoencoderKL vae_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+};
+
+}  // namespace dd::training
