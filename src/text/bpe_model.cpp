@@ -9,9 +9,6 @@
 #include "util/error.h"
 
 namespace dd::text {
-namespace {
-
-const char* const kEndOfWord = "</w>";
 
 // GPT-2's reversible byte -> printable character table: printable Latin-1 bytes stand for
 // themselves, the other 68 bytes take the code points 256, 257, ... in byte order.
@@ -25,6 +22,8 @@ std::array<std::string, 256> byte_symbols() {
   }
   return symbols;
 }
+
+namespace {
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

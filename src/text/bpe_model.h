@@ -12,6 +12,12 @@
 
 namespace dd::text {
 
+// Marks the last symbol of a word (`a</w>`).
+inline constexpr char kEndOfWord[] = "</w>";
+
+// GPT-2's reversible byte -> printable character table (UTF-8 strings, indexed by byte).
+std::array<std::string, 256> byte_symbols();
+
 class BpeModel {
  public:
   // Throws dd::Error naming the file (and line) for anything missing or malformed.
