@@ -145,6 +145,7 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log) {
   const text::ClipTokenizer tokenizer = text::ClipTokenizer::from_dir(path("tokenizer"));
   models::ModelConfig config = scene_model_config(scene_model_tokens(tokenizer));
 
+  torch::manual_seed(settings_.seed);  // the initial weights
   VaeTrainer vae(config.vae, settings_);
   if (progress_.vae_step > 0) vae.load(work_dir_);
   // Checkpoint files first, then the state that points at them.
@@ -168,6 +169,7 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log) {
   }
   config.vae.scaling_factor = progress_.scaling_factor;
 
+  torch::manual_seed(settings_.seed + 1);
   DiffusionTrainer diffusion(config, settings_, vae.vae(), tokenizer);
   if (progress_.step > 0) diffusion.load(work_dir_);
   auto save_diffusion = [&] {
