@@ -49,14 +49,15 @@ struct PhaseLoop {
 };
 
 bool run_phase(PhaseLoop phase, const RunLimits& limits, Clock::time_point run_start,
-               std::ostream& log) {
+               int& steps_run, std::ostream& log) {
   Clock::time_point last_checkpoint = Clock::now(), window_start = Clock::now();
   double loss_sum = 0;
   int window = 0;
   while (phase.step < phase.total) {
     const bool out_of_time =
         limits.max_minutes > 0 && seconds_since(run_start) > limits.max_minutes * 60;
-    if (out_of_time || (limits.stop && limits.stop->load())) {
+    const bool out_of_steps = limits.max_steps > 0 && steps_run >= limits.max_steps;
+    if (out_of_time || out_of_steps || (limits.stop && limits.stop->load())) {
       phase.checkpoint();
       log << phase.name << ": stopped at step " << phase.step << "/" << phase.total
           << "; run again with the same work directory to continue" << std::endl;
@@ -69,6 +70,7 @@ bool run_phase(PhaseLoop phase, const RunLimits& limits, Clock::time_point run_s
                   std::to_string(phase.step) + "; lower the learning rate");
     phase.seconds += seconds_since(step_start);
     ++phase.step;
+    ++steps_run;
     loss_sum += loss;
     ++window;
     if (window == limits.log_every || phase.step == phase.total) {
@@ -142,6 +144,7 @@ void TrainRun::save_state() const {
 
 bool TrainRun::run(const RunLimits& limits, std::ostream& log) {
   const Clock::time_point start = Clock::now();
+  int steps_run = 0;
   const text::ClipTokenizer tokenizer = text::ClipTokenizer::from_dir(path("tokenizer"));
   models::ModelConfig config = scene_model_config(scene_model_tokens(tokenizer));
 
@@ -160,7 +163,7 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log) {
                     progress_.vae_seconds,
                     [&](int i) { return vae.step(i); },
                     save_vae};
-    if (!run_phase(phase, limits, start, log)) return false;
+    if (!run_phase(phase, limits, start, steps_run, log)) return false;
   }
   if (progress_.scaling_factor <= 0) {
     progress_.scaling_factor = vae.measure_scaling_factor(kScalingBatches);
@@ -182,7 +185,7 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log) {
                   progress_.diffusion_seconds,
                   [&](int i) { return diffusion.step(i); },
                   save_diffusion};
-  return run_phase(phase, limits, start, log);
+  return run_phase(phase, limits, start, steps_run, log);
 }
 
 void TrainRun::export_model(const std::string& out_dir, torch::ScalarType dtype,

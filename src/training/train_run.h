@@ -14,9 +14,10 @@
 namespace dd::training {
 
 struct RunLimits {
-  double max_minutes = 0;           // 0 = until done; else stop (with a checkpoint) after it
-  double checkpoint_seconds = 120;  // the most work a crash can lose
-  int log_every = 25;               // steps between progress lines
+  double max_minutes = 0;  // 0 = until done; else stop (with a checkpoint) after it
+  int max_steps = 0;       // 0 = until done; else stop (with a checkpoint) after this many steps
+  double checkpoint_seconds = 120;          // the most work a crash can lose
+  int log_every = 25;                       // steps between progress lines
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to checkpoint and stop
 };
 

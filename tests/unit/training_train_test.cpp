@@ -1,0 +1,204 @@
+// diffusiond train: settings, batches, checkpoints, resuming and the exported model, on runs of a
+// few steps (the real run's quality is measured by `diffusiond evaluate`).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io/safetensors.h"
+#include "io/tensor_file.h"
+#include "pipeline/generate.h"
+#include "pipeline/model.h"
+#include "training/module_tensors.h"
+#include "training/scene_batch.h"
+#include "training/train_run.h"
+#include "training/training_settings.h"
+#include "util/error.h"
+
+namespace dd::training {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("dd_train_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+// A run small enough for a unit test: two pictures per step, a few steps per phase.
+TrainingSettings tiny_settings(int vae_steps = 2, int steps = 2) {
+  TrainingSettings s;
+  s.vae_steps = vae_steps;
+  s.vae_batch = 2;
+  s.steps = steps;
+  s.batch = 2;
+  s.warmup_steps = 1;
+  return s;
+}
+
+// max |a - b| over every tensor two safetensors files share by name (both must have the same).
+double max_difference(const fs::path& a, const fs::path& b) {
+  io::SafetensorsFile fa(a.string()), fb(b.string());
+  EXPECT_EQ(fa.entries().size(), fb.entries().size());
+  double worst = 0;
+  for (const auto& entry : fa.entries()) {
+    const auto x = io::load_tensor(fa, entry.name, torch::kFloat32);
+    const auto y = io::load_tensor(fb, entry.name, torch::kFloat32);
+    worst = std::max(worst, (x - y).abs().max().item<double>());
+  }
+  return worst;
+}
+
+TEST(TrainingSettings, JsonRoundTripAndValidation) {
+  TrainingSettings s = tiny_settings();
+  s.seed = 42;
+  s.lr = 3e-4;
+  const TrainingSettings back = settings_from_json(to_json(s));
+  EXPECT_EQ(to_json(back), to_json(s));
+  EXPECT_THROW(settings_from_json(nlohmann::json{{"seed", 1}}), Error);
+
+  TrainingSettings longer = s;
+  longer.steps = 100;
+  longer.vae_steps = 50;
+  EXPECT_TRUE(s.same_run_as(longer));  // only step counts may change on resume
+  TrainingSettings other = s;
+  other.batch = 3;
+  EXPECT_FALSE(s.same_run_as(other));
+
+  for (auto broken :
+       {+[](TrainingSettings& t) { t.steps = 0; }, +[](TrainingSettings& t) { t.batch = 0; },
+        +[](TrainingSettings& t) { t.lr = 0; }, +[](TrainingSettings& t) { t.ema_decay = 1; },
+        +[](TrainingSettings& t) { t.caption_dropout = -0.1; }}) {
+    TrainingSettings t = s;
+    broken(t);
+    EXPECT_THROW(validate(t), Error);
+  }
+  EXPECT_NO_THROW(validate(s));
+}
+
+TEST(TrainingSettings, LearningRateWarmsUpThenDecaysToATenth) {
+  EXPECT_DOUBLE_EQ(learning_rate(1.0, 0, 10, 100), 0.1);
+  EXPECT_DOUBLE_EQ(learning_rate(1.0, 9, 10, 100), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate(1.0, 10, 10, 100), 1.0);
+  EXPECT_NEAR(learning_rate(1.0, 55, 10, 100), 0.55, 1e-12);  // halfway down the cosine
+  EXPECT_NEAR(learning_rate(1.0, 100, 10, 100), 0.1, 1e-12);
+}
+
+TEST(SceneBatch, IsReproducibleAndInRange) {
+  SceneBatchOptions options;
+  options.batch = 4;
+  const SceneBatch a = scene_batch(7, 3, options), b = scene_batch(7, 3, options);
+  const SceneBatch c = scene_batch(7, 4, options);
+  ASSERT_EQ(a.images.sizes(), (std::vector<int64_t>{4, 3, 64, 64}));
+  EXPECT_TRUE(torch::equal(a.images, b.images));
+  EXPECT_EQ(a.captions, b.captions);
+  EXPECT_FALSE(torch::equal(a.images, c.images));
+  EXPECT_GE(a.images.min().item<float>(), -1.0f);
+  EXPECT_LE(a.images.max().item<float>(), 1.0f);
+  for (const auto& caption : a.captions) EXPECT_FALSE(caption.empty());
+
+  options.batch = 64;
+  options.caption_dropout = 0.5;
+  int dropped = 0;
+  for (const auto& caption : scene_batch(7, 3, options).captions) dropped += caption.empty();
+  EXPECT_GT(dropped, 10);
+  EXPECT_LT(dropped, 54);
+  options.batch = 0;
+  EXPECT_THROW(scene_batch(7, 3, options), Error);
+}
+
+TEST(ModuleTensors, SaveAndLoadRoundTrip) {
+  const fs::path dir = fresh_dir("module");
+  fs::create_directories(dir);
+  torch::nn::Linear a(3, 2), b(3, 2);
+  save_module(*a, (dir / "linear.safetensors").string());
+  load_module(*b, (dir / "linear.safetensors").string());
+  EXPECT_TRUE(torch::equal(a->weight, b->weight));
+  EXPECT_TRUE(torch::equal(a->bias, b->bias));
+  torch::nn::Linear wrong(4, 2);
+  EXPECT_THROW(load_module(*wrong, (dir / "linear.safetensors").string()), Error);
+  fs::remove_all(dir);
+}
+
+TEST(TrainRun, ExportsAModelTheEngineLoadsAndRuns) {
+  const fs::path dir = fresh_dir("export");
+  TrainRun run((dir / "work").string(), tiny_settings());
+  std::ostringstream log;
+  ASSERT_TRUE(run.run({}, log));
+  EXPECT_NE(log.str().find("diffusion step 2/2"), std::string::npos) << log.str();
+  EXPECT_GT(run.progress().scaling_factor, 0);
+  run.export_model((dir / "model").string(), torch::kFloat32, {{"line", "test"}});
+
+  for (const char* file : {"model_index.json", "training.json", "unet/config.json",
+                           "vae/config.json", "text_encoder/config.json", "tokenizer/vocab.json",
+                           "tokenizer/merges.txt", "scheduler/scheduler_config.json"})
+    EXPECT_TRUE(fs::exists(dir / "model" / file)) << file;
+  // The exported UNet is the weight average, not the last step's weights.
+  EXPECT_EQ(max_difference(dir / "model/unet/diffusion_pytorch_model.safetensors",
+                           dir / "work/unet_ema.safetensors"),
+            0);
+
+  pipeline::ModelSource source;
+  source.path = (dir / "model").string();
+  auto model = pipeline::DiffusionModel::load(source);
+  EXPECT_EQ(model->config().default_width, 64);
+  EXPECT_EQ(model->vae->downscale_factor(), 4);
+  EXPECT_NEAR(model->config().vae.scaling_factor, run.progress().scaling_factor, 1e-6);
+  pipeline::GenerationRequest request;
+  request.prompt = "a red circle on a blue background";
+  request.steps = 2;
+  const auto result = pipeline::generate(*model, request);
+  EXPECT_EQ(result.images.sizes(), (std::vector<int64_t>{1, 64, 64, 3}));
+  EXPECT_EQ(result.latents.sizes(), (std::vector<int64_t>{1, 4, 16, 16}));
+  fs::remove_all(dir);
+}
+
+TEST(TrainRun, ResumedRunEqualsAnUninterruptedOne) {
+  const fs::path dir = fresh_dir("resume");
+  const TrainingSettings settings = tiny_settings(3, 3);
+  std::ostringstream log;
+  TrainRun straight((dir / "straight").string(), settings);
+  ASSERT_TRUE(straight.run({}, log));
+
+  RunLimits two_steps;
+  two_steps.max_steps = 2;
+  for (int call = 0; call < 2; ++call) {  // stops inside the VAE phase, then the diffusion one
+    TrainRun part((dir / "resumed").string(), settings);
+    ASSERT_FALSE(part.run(two_steps, log));
+  }
+  TrainRun rest((dir / "resumed").string(), settings);
+  EXPECT_EQ(rest.progress().vae_step, 3);
+  EXPECT_EQ(rest.progress().step, 1);
+  ASSERT_TRUE(rest.run({}, log));
+  for (const char* file : {"vae.safetensors", "unet.safetensors", "text_encoder_ema.safetensors"})
+    EXPECT_LT(max_difference(dir / "straight" / file, dir / "resumed" / file), 1e-6) << file;
+  fs::remove_all(dir);
+}
+
+TEST(TrainRun, RefusesOtherSettingsUnfinishedExportsAndBrokenCheckpoints) {
+  const fs::path dir = fresh_dir("refuse");
+  const TrainingSettings settings = tiny_settings();
+  std::ostringstream log;
+  RunLimits one_step;
+  one_step.max_steps = 1;
+  {
+    TrainRun run((dir / "work").string(), settings);
+    ASSERT_FALSE(run.run(one_step, log));
+    EXPECT_THROW(run.export_model((dir / "model").string(), torch::kFloat32, {}), Error);
+  }
+  TrainingSettings other = settings;
+  other.seed = 2;
+  EXPECT_THROW(TrainRun((dir / "work").string(), other), Error);
+
+  std::ofstream((dir / "work" / "vae.safetensors").string(), std::ios::trunc) << "garbage";
+  TrainRun broken((dir / "work").string(), settings);
+  EXPECT_THROW(broken.run({}, log), Error);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dd::training
