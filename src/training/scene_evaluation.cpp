@@ -47,11 +47,18 @@ std::string percent_text(const Tally& tally) {
   return text;
 }
 
-void print_row(std::ostream& out, const std::string& name, const Tally& tally) {
-  char line[96];
-  std::snprintf(line, sizeof line, "  %-14s %6d/%-6d %7s\n", name.c_str(), tally.correct,
-                tally.total, percent_text(tally).c_str());
+// Columns: name, right/total, percentage.
+void print_columns(std::ostream& out, const std::string& name, const std::string& correct,
+                   const std::string& percent) {
+  char line[128];
+  std::snprintf(line, sizeof line, "  %-14s %13s %9s\n", name.c_str(), correct.c_str(),
+                percent.c_str());
   out << line;
+}
+
+void print_row(std::ostream& out, const std::string& name, const Tally& tally) {
+  print_columns(out, name, std::to_string(tally.correct) + "/" + std::to_string(tally.total),
+                percent_text(tally));
 }
 
 // One breakdown table: the rows of the values that occurred (a small run may miss some).
@@ -118,7 +125,7 @@ std::string summary_line(const EvaluationReport& report) {
 
 void print_report(const EvaluationReport& report, std::ostream& out) {
   out << "held-out scenes: " << report.count << " (seed " << report.seed << ")\n";
-  out << "attribute        correct  accuracy\n";
+  print_columns(out, "attribute", "right/total", "accuracy");
   print_row(out, "colour", report.colour);
   print_row(out, "shape", report.shape);
   print_row(out, "position", report.position);
