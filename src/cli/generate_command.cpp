@@ -8,6 +8,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "cli/model_choice.h"
 #include "io/image.h"
 #include "io/tensor_file.h"
 #include "pipeline/generate.h"
@@ -20,7 +21,8 @@ namespace dd::cli {
 namespace {
 
 struct GenerateArgs {
-  pipeline::ModelSource source;
+  std::string model, models_dir;
+  pipeline::ModelSource source;  // --config and --tokenizer override the chosen model's
   pipeline::GenerationRequest request;
   std::string dtype = "fp32";
   std::string init_image, mask, latents, output_latents, output;
@@ -30,7 +32,34 @@ struct GenerateArgs {
   std::string negative_original_size, negative_crop_top_left, negative_target_size;
   int64_t seed = -1;
   bool quiet = false;
+  // The options a model's sidecar defaults fill in when the command line leaves them out.
+  CLI::Option *steps_option = nullptr, *cfg_option = nullptr, *sampler_option = nullptr,
+              *spacing_option = nullptr, *width_option = nullptr, *height_option = nullptr;
 };
+
+// A model named by id (or the built-in one) brings its sidecar's defaults, as in the server;
+// a checkpoint path keeps the command's own defaults.
+void apply_model_defaults(const GenerateArgs& args, const service::ModelDefaults& defaults,
+                          pipeline::GenerationRequest& request) {
+  if (!args.steps_option->count()) request.steps = defaults.steps;
+  if (!args.cfg_option->count()) request.cfg = defaults.cfg;
+  if (!args.sampler_option->count()) request.sampler = defaults.sampler;
+  if (!args.spacing_option->count()) request.spacing = defaults.spacing;
+  if (!args.width_option->count()) request.width = defaults.width;
+  if (!args.height_option->count()) request.height = defaults.height;
+}
+
+pipeline::ModelSource chosen_source(GenerateArgs& args, pipeline::GenerationRequest& request,
+                                    std::string& model_name) {
+  const auto dtype = args.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  const ModelChoice choice = choose_model(args.model, args.models_dir, dtype);
+  if (choice.by_id) apply_model_defaults(args, choice.defaults, request);
+  model_name = choice.name;
+  pipeline::ModelSource source = choice.source;
+  if (!args.source.config_json.empty()) source.config_json = args.source.config_json;
+  if (!args.source.tokenizer_dir.empty()) source.tokenizer_dir = args.source.tokenizer_dir;
+  return source;
+}
 
 // OUT.png for one image; OUT-1.png .. OUT-N.png for several.
 std::string output_path(const std::string& output, int index, int count) {
@@ -83,7 +112,8 @@ pipeline::MicroConditioning parse_micro(const std::string& original, const std::
 
 void run_generate(GenerateArgs& args) {
   auto& request = args.request;
-  args.source.dtype = args.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  std::string model_name;
+  const pipeline::ModelSource source = chosen_source(args, request, model_name);
   request.seed =
       args.seed >= 0 ? static_cast<uint64_t>(args.seed) : std::random_device{}() & 0xffffffffu;
   for (const auto& lora : args.loras) request.loras.push_back(pipeline::parse_lora_spec(lora));
@@ -96,7 +126,7 @@ void run_generate(GenerateArgs& args) {
                                        args.negative_target_size, "--negative-");
 
   const auto start = std::chrono::steady_clock::now();
-  auto model = pipeline::DiffusionModel::load(args.source);
+  auto model = pipeline::DiffusionModel::load(source);
   const auto loaded = std::chrono::steady_clock::now();
   pipeline::GenerationHooks hooks;
   hooks.progress = [&](int step, int total) {
@@ -110,7 +140,6 @@ void run_generate(GenerateArgs& args) {
   const int count = static_cast<int>(result.images.size(0));
   const int height = static_cast<int>(result.images.size(1));
   const int width = static_cast<int>(result.images.size(2));
-  const std::string model_name = std::filesystem::path(args.source.path).stem().string();
   for (int i = 0; i < count; ++i) {
     const auto image = pipeline::tensor_to_image(result.images[i].permute({2, 0, 1}));
     const std::string path = output_path(args.output, i, count);
@@ -134,9 +163,13 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("generate",
                                  "Generate images from a prompt (txt2img, img2img, inpainting)");
   auto& r = args->request;
-  cmd->add_option("--model", args->source.path,
-                  "Checkpoint: a .safetensors file or a diffusers folder")
-      ->required();
+  cmd->add_option(
+      "--model", args->model,
+      "Checkpoint (a .safetensors file or a diffusers folder), or a model id in "
+      "--models-dir, whose sidecar's defaults apply to options not given (default: the built-in "
+      "diffusiond-scenes)");
+  cmd->add_option("--models-dir", args->models_dir,
+                  "Where model ids are looked up (default: the built-in models folder)");
   cmd->add_option("--config", args->source.config_json,
                   "Architecture JSON for models of non-standard size");
   cmd->add_option("--tokenizer", args->source.tokenizer_dir,
@@ -144,21 +177,25 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--prompt", r.prompt, "What to draw; A1111 (word:1.2) weights are understood")
       ->required();
   cmd->add_option("--negative-prompt", r.negative_prompt, "What to avoid");
-  cmd->add_option("--steps", r.steps, "Sampling steps")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 500));
-  cmd->add_option("--cfg", r.cfg, "Classifier-free guidance scale (<= 1: off)")
-      ->capture_default_str();
-  cmd->add_option(
-         "--sampler", r.sampler,
-         "Sampler: Euler, Euler a, Heun, DPM++ 2M, DPM++ 2M Karras, DDIM, LCM, UniPC, PLMS")
-      ->capture_default_str()
-      ->transform([](std::string name) { return pipeline::canonical_sampler_name(name); });
-  cmd->add_option("--spacing", r.spacing, "Timestep spacing (default: the sampler's)")
-      ->check(CLI::IsMember({"leading", "linspace", "trailing"}));
+  args->steps_option = cmd->add_option("--steps", r.steps, "Sampling steps")
+                           ->capture_default_str()
+                           ->check(CLI::Range(1, 500));
+  args->cfg_option = cmd->add_option("--cfg", r.cfg, "Classifier-free guidance scale (<= 1: off)")
+                         ->capture_default_str();
+  args->sampler_option =
+      cmd->add_option(
+             "--sampler", r.sampler,
+             "Sampler: Euler, Euler a, Heun, DPM++ 2M, DPM++ 2M Karras, DDIM, LCM, UniPC, PLMS")
+          ->capture_default_str()
+          ->transform([](std::string name) { return pipeline::canonical_sampler_name(name); });
+  args->spacing_option =
+      cmd->add_option("--spacing", r.spacing, "Timestep spacing (default: the sampler's)")
+          ->check(CLI::IsMember({"leading", "linspace", "trailing"}));
   cmd->add_option("--seed", args->seed, "Seed (default: random); image i uses seed + i");
-  cmd->add_option("--width", r.width, "Width, a multiple of 8 (default: the model's)");
-  cmd->add_option("--height", r.height, "Height, a multiple of 8 (default: the model's)");
+  args->width_option =
+      cmd->add_option("--width", r.width, "Width, a multiple of 8 (default: the model's)");
+  args->height_option =
+      cmd->add_option("--height", r.height, "Height, a multiple of 8 (default: the model's)");
   cmd->add_option("--samples", r.samples, "Images to make, 1..4")
       ->capture_default_str()
       ->check(CLI::Range(1, 4));
