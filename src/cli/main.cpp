@@ -8,6 +8,7 @@
 
 #include "cli/bench_command.h"
 #include "cli/conformance.h"
+#include "cli/evaluate_command.h"
 #include "cli/generate_command.h"
 #include "cli/runtime_tuning.h"
 #include "cli/serve_command.h"
@@ -44,6 +45,7 @@ int run(int argc, char** argv) {
   add_serve_command(app, exit_code);
   add_keys_command(app, exit_code);
   add_bench_command(app, exit_code);
+  add_evaluate_command(app, exit_code);
   add_train_command(app, exit_code);
   app.parse_complete_callback([&threads] { at::set_num_threads(threads); });
   try {
