@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/model_choice.h"
 #include "http/server.h"
 #include "service/accounts.h"
 #include "service/service.h"
@@ -32,6 +33,9 @@ void run_serve(ServeArgs& args) {
   args.http.max_body_bytes = static_cast<size_t>(args.max_body_mb) << 20;
   args.service.memory_budget_bytes = static_cast<size_t>(args.memory_budget_gb * (1ull << 30));
   args.service.bf16 = args.dtype == "bf16";
+  // The built-in model, when present, answers requests that name no model.
+  if (args.service.default_model.empty() && has_builtin_model(args.service.models_dir))
+    args.service.default_model = kBuiltinModelId;
   service::Service service(args.service);
   http::HttpServer server(service, args.http);  // sets the webhook body before start()
   service.start();
@@ -51,6 +55,7 @@ void run_serve(ServeArgs& args) {
 
 void add_serve_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ServeArgs>();
+  args->service.models_dir = builtin_models_dir();
   auto* cmd = app.add_subcommand("serve", "Serve the HTTP APIs of ../shared/API.md");
   cmd->add_option("--host", args->http.host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", args->http.port, "Port")
@@ -63,7 +68,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--data-dir", args->service.data_dir, "Database, images and uploads")
       ->capture_default_str();
   cmd->add_option("--default-model", args->service.default_model,
-                  "Model id or alias used when a request names none");
+                  "Model id or alias used when a request names none (default: diffusiond-scenes "
+                  "when present, else the first model)");
   cmd->add_option("--max-queue", args->service.max_queue, "Queued jobs before answering 429")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
