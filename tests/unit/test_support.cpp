@@ -14,6 +14,14 @@ std::string fixtures_dir() {
   return std::filesystem::exists(dir + "/manifest.json") ? dir : "";
 }
 
+std::string clip_tokenizer_dir() {
+  const std::string dir = shared_dir() + "/tokenizers/clip";
+  return std::filesystem::exists(dir + "/vocab.json") &&
+                 std::filesystem::exists(dir + "/merges.txt")
+             ? dir
+             : "";
+}
+
 const io::FixtureSet& fixtures() {
   static const io::FixtureSet set(fixtures_dir());
   return set;

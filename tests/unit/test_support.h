@@ -12,6 +12,8 @@ namespace dd::test {
 // ../shared/fixtures (DD_SHARED_DIR at configure time), or "" when absent.
 std::string fixtures_dir();
 std::string shared_dir();
+// ../shared/tokenizers/clip (the real CLIP vocabulary), or "" when absent.
+std::string clip_tokenizer_dir();
 // The parsed fixtures, loaded once per process.
 const io::FixtureSet& fixtures();
 
@@ -21,4 +23,10 @@ const io::FixtureSet& fixtures();
   do {                                                                                        \
     if (::dd::test::fixtures_dir().empty())                                                   \
       GTEST_SKIP() << "no reference fixtures at " << ::dd::test::shared_dir() << "/fixtures"; \
+  } while (0)
+
+#define DD_REQUIRE_CLIP_TOKENIZER()                                                              \
+  do {                                                                                           \
+    if (::dd::test::clip_tokenizer_dir().empty())                                                \
+      GTEST_SKIP() << "no CLIP tokenizer at " << ::dd::test::shared_dir() << "/tokenizers/clip"; \
   } while (0)

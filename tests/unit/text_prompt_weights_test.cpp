@@ -141,6 +141,7 @@ TEST(TokenizeWeighted, PromptsWithoutSyntaxEqualEncodePadded) {
 }
 
 TEST(TokenizeWeighted, WeightsFollowTheirTokens) {
+  DD_REQUIRE_CLIP_TOKENIZER();
   const WeightedTokens weighted =
       tokenize_weighted(tokenizer(), "a (red:1.5) [cat] on a mat", tokenizer().eos_id());
   EXPECT_EQ(weighted.ids, tokenizer().encode_padded("a red cat on a mat", tokenizer().eos_id()));
@@ -154,6 +155,7 @@ TEST(TokenizeWeighted, WeightsFollowTheirTokens) {
 }
 
 TEST(TokenizeWeighted, TruncatesLikeEncodePadded) {
+  DD_REQUIRE_CLIP_TOKENIZER();
   std::string words;
   for (int i = 0; i < 100; ++i) words += "cat ";
   const WeightedTokens weighted = tokenize_weighted(tokenizer(), "(" + words + ":1.2)", 0, 10);
@@ -166,6 +168,7 @@ TEST(TokenizeWeighted, TruncatesLikeEncodePadded) {
 }
 
 TEST(TokenizeWeighted, BreakIsDropped) {
+  DD_REQUIRE_CLIP_TOKENIZER();
   const WeightedTokens weighted = tokenize_weighted(tokenizer(), "castle BREAK red sky", 0);
   EXPECT_EQ(weighted.ids, tokenizer().encode_padded("castle red sky", 0));
 }
