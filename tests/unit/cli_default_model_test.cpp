@@ -1,0 +1,150 @@
+// The built-in default model end to end, without ../shared: `diffusiond generate` with no
+// --model, and `diffusiond serve` with no --models-dir or --default-model answering a /sd
+// request. Both need models/diffusiond-scenes (written by `diffusiond train`); set
+// DIFFUSIOND_MODELS_DIR to try them on another folder holding a model of that name.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "cli/main.h"
+#include "cli/model_choice.h"
+#include "io/image.h"
+#include "service/crypto.h"
+#include "service/model_registry.h"
+
+extern char** environ;
+
+namespace dd::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kPrompt = "a red circle on a blue background";
+
+#define DD_REQUIRE_BUILTIN_MODEL()                                                              \
+  do {                                                                                          \
+    if (!has_builtin_model(builtin_models_dir()))                                               \
+      GTEST_SKIP() << "no built-in model " << kBuiltinModelId << " in " << builtin_models_dir() \
+                   << " (train it with `diffusiond train`)";                                    \
+  } while (0)
+
+// One compute thread: a test process cannot make OpenMP wait passively as the binary does, and
+// two threads spinning on a busy machine slow a run down many times.
+int run_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), {"diffusiond", "--threads", "1"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return run(static_cast<int>(argv.size()), argv.data());
+}
+
+fs::path fresh_dir(const std::string& prefix) {
+  const auto dir = fs::temp_directory_path() / (prefix + service::random_hex(6));
+  fs::create_directories(dir);
+  return dir;
+}
+
+// A port the kernel just handed out and we released again.
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// `diffusiond serve` as a user starts it: only a port and a data dir of its own.
+class ServeProcess {
+ public:
+  ServeProcess(const std::string& data_dir, int port) : port_(port) {
+    std::vector<std::string> args = {DD_BINARY,    "serve", "--port", std::to_string(port),
+                                     "--data-dir", data_dir};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  }
+  ~ServeProcess() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+
+  bool wait_healthy(int timeout_s) const {
+    httplib::Client client("127.0.0.1", port_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      if (auto r = client.Get("/health"); r && r->status == 200) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(600, 0);
+    return c;
+  }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+};
+
+TEST(DefaultModel, TheModelsFolderScansCleanly) {
+  DD_REQUIRE_BUILTIN_MODEL();
+  const service::ModelRegistry registry(builtin_models_dir(), 0, torch::kFloat32);
+  for (const auto& model : registry.list())
+    EXPECT_TRUE(model.available()) << model.id << ": " << model.error;
+  const auto model = registry.find(kBuiltinModelId);
+  ASSERT_TRUE(model.has_value());
+  EXPECT_EQ(model->defaults.width, 64);
+  EXPECT_EQ(model->defaults.height, 64);
+}
+
+TEST(DefaultModel, GenerateWithoutAModelWritesA64x64Png) {
+  DD_REQUIRE_BUILTIN_MODEL();
+  const auto png = (fresh_dir("dd_default_cli_") / "circle.png").string();
+  ASSERT_EQ(run_cli({"generate", "--prompt", kPrompt, "--seed", "1", "-q", "-o", png}), 0);
+  const auto image = io::read_png(png);
+  EXPECT_EQ(image.width, 64);
+  EXPECT_EQ(image.height, 64);
+  const auto text = io::read_png_text(png).at("parameters");
+  EXPECT_NE(text.find(std::string("Model: ") + kBuiltinModelId), std::string::npos) << text;
+  fs::remove_all(fs::path(png).parent_path());
+}
+
+TEST(DefaultModel, ServeAnswersASyncRequestWithAPng) {
+  DD_REQUIRE_BUILTIN_MODEL();
+  const auto data_dir = fresh_dir("dd_default_serve_");
+  {
+    ServeProcess server(data_dir.string(), free_port());
+    ASSERT_TRUE(server.wait_healthy(60)) << "diffusiond serve did not become healthy";
+    auto client = server.client();
+    const nlohmann::json body = {{"prompt", kPrompt}, {"seed", 1}};
+    const auto reply = client.Post("/sd", body.dump(), "application/json");
+    ASSERT_TRUE(reply) << "no answer from /sd";
+    ASSERT_EQ(reply->status, 200) << reply->body;
+    EXPECT_EQ(reply->get_header_value("Content-Type"), "image/png");
+    const std::vector<uint8_t> bytes(reply->body.begin(), reply->body.end());
+    const auto image = io::decode_png(bytes, "the /sd answer");
+    EXPECT_EQ(image.width, 64);
+    EXPECT_EQ(image.height, 64);
+  }
+  fs::remove_all(data_dir);
+}
+
+}  // namespace
+}  // namespace dd::cli
