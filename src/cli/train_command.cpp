@@ -22,6 +22,7 @@ struct TrainArgs {
   std::string out = "diffusiond-scenes";
   std::string save_dtype = "fp16";
   double max_minutes = 0;
+  int max_steps = 0;
   double checkpoint_minutes = 2;
 };
 
@@ -32,7 +33,9 @@ std::string reproducing_command(const TrainArgs& args) {
   command << "diffusiond train --seed " << s.seed << " --vae-steps " << s.vae_steps
           << " --vae-batch " << s.vae_batch << " --vae-lr " << s.vae_lr << " --steps " << s.steps
           << " --batch " << s.batch << " --lr " << s.lr << " --ema-decay " << s.ema_decay
-          << " --save-dtype " << args.save_dtype << " --out " << args.out;
+          << " --decoder-steps " << s.decoder_steps << " --save-dtype " << args.save_dtype
+          << " --out " << args.out;
+  if (args.max_steps > 0) command << " --max-steps " << args.max_steps;
   return command.str();
 }
 
@@ -46,16 +49,16 @@ void run_train(const TrainArgs& args) {
   training::TrainRun run(args.work_dir, args.settings);
   training::RunLimits limits;
   limits.max_minutes = args.max_minutes;
+  limits.max_steps = args.max_steps;
   limits.checkpoint_seconds = args.checkpoint_minutes * 60;
   limits.stop = &g_stop_requested;
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
-  const bool done = run.run(limits, std::cerr);
+  const bool done = run.run(limits, std::cerr, reproducing_command(args));
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (!done) return;
-  run.export_model(args.out, save_dtype(args.save_dtype),
-                   {{"line", reproducing_command(args)}, {"threads", at::get_num_threads()}});
+  run.export_model(args.out, save_dtype(args.save_dtype));
   std::cerr << "diffusiond: trained model written to " << args.out << std::endl;
 }
 
@@ -79,6 +82,9 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--steps", s.steps, "UNet + text encoder training steps")->capture_default_str();
   cmd->add_option("--batch", s.batch, "Pictures per UNet step")->capture_default_str();
   cmd->add_option("--lr", s.lr, "Peak UNet + text encoder learning rate")->capture_default_str();
+  cmd->add_option("--decoder-steps", s.decoder_steps,
+                  "Steps training the VAE decoder alone at the end (0 = none)")
+      ->capture_default_str();
   cmd->add_option("--ema-decay", s.ema_decay, "Decay of the exported weight average")
       ->capture_default_str();
   cmd->add_option("--save-dtype", args->save_dtype, "Stored weight type of the exported model")
@@ -88,6 +94,10 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "Stop (with a checkpoint) after this long; 0 = until done")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--max-steps", args->max_steps,
+                  "Stop (with a checkpoint) after this many steps; 0 = until done")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000000));
   cmd->add_option("--checkpoint-minutes", args->checkpoint_minutes,
                   "Checkpoint at least this often (the most a crash can lose)")
       ->capture_default_str()

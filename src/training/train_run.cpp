@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <ostream>
 
+#include "training/decoder_trainer.h"
 #include "training/diffusion_trainer.h"
 #include "training/model_export.h"
 #include "training/scene_model_config.h"
@@ -111,6 +112,9 @@ TrainRun::TrainRun(std::string work_dir, const TrainingSettings& settings)
     progress_.scaling_factor = json.at("scaling_factor").get<double>();
     progress_.vae_seconds = json.at("vae_seconds").get<double>();
     progress_.diffusion_seconds = json.at("diffusion_seconds").get<double>();
+    progress_.decoder_step = json.value("decoder_step", 0);
+    progress_.decoder_seconds = json.value("decoder_seconds", 0.0);
+    progress_.sessions = json.value("sessions", nlohmann::json::array());
     if (progress_.step > 0 && progress_.vae_step < settings_.vae_steps)
       throw Error("--vae-steps cannot grow once the diffusion phase has started (it was " +
                   std::to_string(progress_.vae_step) + ")");
@@ -123,7 +127,8 @@ std::string TrainRun::path(const std::string& name) const {
 }
 
 bool TrainRun::done() const {
-  return progress_.vae_step >= settings_.vae_steps && progress_.step >= settings_.steps;
+  return progress_.vae_step >= settings_.vae_steps && progress_.step >= settings_.steps &&
+         progress_.decoder_step >= settings_.decoder_steps;
 }
 
 void TrainRun::save_state() const {
@@ -132,7 +137,10 @@ void TrainRun::save_state() const {
                          {"step", progress_.step},
                          {"scaling_factor", progress_.scaling_factor},
                          {"vae_seconds", progress_.vae_seconds},
-                         {"diffusion_seconds", progress_.diffusion_seconds}};
+                         {"diffusion_seconds", progress_.diffusion_seconds},
+                         {"decoder_step", progress_.decoder_step},
+                         {"decoder_seconds", progress_.decoder_seconds},
+                         {"sessions", progress_.sessions}};
   const std::string temporary = path("state.json.tmp");
   {
     std::ofstream out(temporary);
@@ -142,8 +150,14 @@ void TrainRun::save_state() const {
   fs::rename(temporary, path("state.json"));
 }
 
-bool TrainRun::run(const RunLimits& limits, std::ostream& log) {
+bool TrainRun::run(const RunLimits& limits, std::ostream& log, const std::string& command) {
   const Clock::time_point start = Clock::now();
+  progress_.sessions.push_back({{"command", command},
+                                {"settings", to_json(settings_)},
+                                {"from",
+                                 {{"vae_step", progress_.vae_step},
+                                  {"step", progress_.step},
+                                  {"decoder_step", progress_.decoder_step}}}});
   int steps_run = 0;
   const text::ClipTokenizer tokenizer = text::ClipTokenizer::from_dir(path("tokenizer"));
   models::ModelConfig config = scene_model_config(scene_model_tokens(tokenizer));
@@ -179,17 +193,33 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log) {
     diffusion.save(work_dir_);
     save_state();
   };
-  PhaseLoop phase{"diffusion",
-                  progress_.step,
-                  settings_.steps,
-                  progress_.diffusion_seconds,
-                  [&](int i) { return diffusion.step(i); },
-                  save_diffusion};
+  if (progress_.step < settings_.steps) {
+    PhaseLoop phase{"diffusion",
+                    progress_.step,
+                    settings_.steps,
+                    progress_.diffusion_seconds,
+                    [&](int i) { return diffusion.step(i); },
+                    save_diffusion};
+    if (!run_phase(phase, limits, start, steps_run, log)) return false;
+  }
+
+  DecoderTrainer decoder(vae.vae(), settings_);
+  if (progress_.decoder_step > 0) decoder.load(work_dir_);
+  auto save_decoder = [&] {
+    decoder.save(work_dir_);
+    save_state();
+  };
+  if (progress_.decoder_step >= settings_.decoder_steps) return true;
+  PhaseLoop phase{"decoder",
+                  progress_.decoder_step,
+                  settings_.decoder_steps,
+                  progress_.decoder_seconds,
+                  [&](int i) { return decoder.step(i); },
+                  save_decoder};
   return run_phase(phase, limits, start, steps_run, log);
 }
 
-void TrainRun::export_model(const std::string& out_dir, torch::ScalarType dtype,
-                            const nlohmann::json& command) {
+void TrainRun::export_model(const std::string& out_dir, torch::ScalarType dtype) {
   if (!done()) throw Error("training is not finished; run it to the end before exporting");
   const text::ClipTokenizer tokenizer = text::ClipTokenizer::from_dir(path("tokenizer"));
   models::ModelConfig config = scene_model_config(scene_model_tokens(tokenizer));
@@ -205,10 +235,11 @@ void TrainRun::export_model(const std::string& out_dir, torch::ScalarType dtype,
   model.vae = vae.vae().get();
   model.text_encoder = diffusion.ema_text_encoder().get();
   model.tokenizer_dir = path("tokenizer");
-  model.training_record = {{"command", command},
+  model.training_record = {{"sessions", progress_.sessions},
                            {"settings", to_json(settings_)},
                            {"vae_training_seconds", std::round(progress_.vae_seconds)},
                            {"diffusion_training_seconds", std::round(progress_.diffusion_seconds)},
+                           {"decoder_training_seconds", std::round(progress_.decoder_seconds)},
                            {"latent_scaling_factor", progress_.scaling_factor}};
   export_diffusers_model(model, out_dir, dtype);
 }

@@ -24,9 +24,14 @@ struct RunLimits {
 struct RunProgress {
   int vae_step = 0;
   int step = 0;
+  int decoder_step = 0;
   double scaling_factor = 0;  // 0 until the VAE phase is over
   double vae_seconds = 0;
   double diffusion_seconds = 0;
+  double decoder_seconds = 0;
+  // One entry per `run` call: its command and the steps it started from, so the exported model
+  // records exactly how it was made, interruptions and changed step counts included.
+  nlohmann::json sessions = nlohmann::json::array();
 };
 
 class TrainRun {
@@ -35,11 +40,11 @@ class TrainRun {
   // (step counts may differ); builds the caption tokenizer on first use.
   TrainRun(std::string work_dir, const TrainingSettings& settings);
 
-  // Trains until both phases are done or a limit stops it; true when done.
-  bool run(const RunLimits& limits, std::ostream& log);
+  // Trains until every phase is done or a limit stops it; true when done. `command` is recorded
+  // in the run's history.
+  bool run(const RunLimits& limits, std::ostream& log, const std::string& command = "");
   // Writes the averaged model as a diffusers folder (done runs only).
-  void export_model(const std::string& out_dir, torch::ScalarType dtype,
-                    const nlohmann::json& command);
+  void export_model(const std::string& out_dir, torch::ScalarType dtype);
 
   const RunProgress& progress() const { return progress_; }
   bool done() const;

@@ -18,7 +18,8 @@ nlohmann::json to_json(const TrainingSettings& s) {
           {"lr", s.lr},
           {"caption_dropout", s.caption_dropout},
           {"ema_decay", s.ema_decay},
-          {"warmup_steps", s.warmup_steps}};
+          {"warmup_steps", s.warmup_steps},
+          {"decoder_steps", s.decoder_steps}};
 }
 
 TrainingSettings settings_from_json(const nlohmann::json& json) {
@@ -35,6 +36,7 @@ TrainingSettings settings_from_json(const nlohmann::json& json) {
     s.caption_dropout = json.at("caption_dropout").get<double>();
     s.ema_decay = json.at("ema_decay").get<double>();
     s.warmup_steps = json.at("warmup_steps").get<int>();
+    s.decoder_steps = json.value("decoder_steps", 0);  // absent in runs from before phase 3
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training settings: ") + e.what());
@@ -43,7 +45,7 @@ TrainingSettings settings_from_json(const nlohmann::json& json) {
 
 bool TrainingSettings::same_run_as(const TrainingSettings& other) const {
   nlohmann::json a = to_json(*this), b = to_json(other);
-  for (const char* key : {"vae_steps", "steps"}) {
+  for (const char* key : {"vae_steps", "steps", "decoder_steps"}) {
     a.erase(key);
     b.erase(key);
   }
@@ -56,6 +58,8 @@ void validate(const TrainingSettings& s) {
   };
   require(s.vae_steps >= 1 && s.vae_steps <= 10'000'000, "--vae-steps must be 1..10000000");
   require(s.steps >= 1 && s.steps <= 10'000'000, "--steps must be 1..10000000");
+  require(s.decoder_steps >= 0 && s.decoder_steps <= 10'000'000,
+          "--decoder-steps must be 0..10000000");
   require(s.vae_batch >= 1 && s.vae_batch <= 4096, "--vae-batch must be 1..4096");
   require(s.batch >= 1 && s.batch <= 4096, "--batch must be 1..4096");
   require(s.vae_lr > 0 && s.vae_lr < 1, "--vae-lr must be in (0, 1)");

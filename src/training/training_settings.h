@@ -20,6 +20,8 @@ struct TrainingSettings {
   double caption_dropout = 0.1;
   double ema_decay = 0.999;
   int warmup_steps = 200;
+  // Phase 3: the VAE decoder alone, on the frozen encoder's latents (0 = skip).
+  int decoder_steps = 0;
 
   // Only the step counts may change on resume (to train longer or stop earlier).
   bool same_run_as(const TrainingSettings& other) const;

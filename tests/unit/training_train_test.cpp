@@ -30,9 +30,10 @@ fs::path fresh_dir(const std::string& name) {
 }
 
 // A run small enough for a unit test: two pictures per step, a few steps per phase.
-TrainingSettings tiny_settings(int vae_steps = 2, int steps = 2) {
+TrainingSettings tiny_settings(int vae_steps = 2, int steps = 2, int decoder_steps = 2) {
   TrainingSettings s;
   s.vae_steps = vae_steps;
+  s.decoder_steps = decoder_steps;
   s.vae_batch = 2;
   s.steps = steps;
   s.batch = 2;
@@ -130,8 +131,9 @@ TEST(TrainRun, ExportsAModelTheEngineLoadsAndRuns) {
   std::ostringstream log;
   ASSERT_TRUE(run.run({}, log));
   EXPECT_NE(log.str().find("diffusion step 2/2"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("decoder step 2/2"), std::string::npos) << log.str();
   EXPECT_GT(run.progress().scaling_factor, 0);
-  run.export_model((dir / "model").string(), torch::kFloat32, {{"line", "test"}});
+  run.export_model((dir / "model").string(), torch::kFloat32);
 
   for (const char* file : {"model_index.json", "training.json", "unet/config.json",
                            "vae/config.json", "text_encoder/config.json", "tokenizer/vocab.json",
@@ -159,7 +161,7 @@ TEST(TrainRun, ExportsAModelTheEngineLoadsAndRuns) {
 
 TEST(TrainRun, ResumedRunEqualsAnUninterruptedOne) {
   const fs::path dir = fresh_dir("resume");
-  const TrainingSettings settings = tiny_settings(3, 3);
+  const TrainingSettings settings = tiny_settings(3, 3, 3);
   std::ostringstream log;
   TrainRun straight((dir / "straight").string(), settings);
   ASSERT_TRUE(straight.run({}, log));
@@ -174,8 +176,32 @@ TEST(TrainRun, ResumedRunEqualsAnUninterruptedOne) {
   EXPECT_EQ(rest.progress().vae_step, 3);
   EXPECT_EQ(rest.progress().step, 1);
   ASSERT_TRUE(rest.run({}, log));
+  EXPECT_EQ(rest.progress().sessions.size(), 3u);  // every call is in the run's history
   for (const char* file : {"vae.safetensors", "unet.safetensors", "text_encoder_ema.safetensors"})
     EXPECT_LT(max_difference(dir / "straight" / file, dir / "resumed" / file), 1e-6) << file;
+  fs::remove_all(dir);
+}
+
+TEST(TrainRun, DecoderPhaseChangesOnlyTheDecoder) {
+  const fs::path dir = fresh_dir("decoder");
+  std::ostringstream log;
+  TrainRun before((dir / "before").string(), tiny_settings(2, 1, 0));
+  ASSERT_TRUE(before.run({}, log));
+  TrainRun after((dir / "after").string(), tiny_settings(2, 1, 2));
+  ASSERT_TRUE(after.run({}, log));
+  io::SafetensorsFile a((dir / "before/vae.safetensors").string());
+  io::SafetensorsFile b((dir / "after/vae.safetensors").string());
+  int decoder_changed = 0;
+  for (const auto& entry : a.entries()) {
+    const bool same = torch::equal(io::load_tensor(a, entry.name), io::load_tensor(b, entry.name));
+    const bool decoder_side =
+        entry.name.rfind("decoder.", 0) == 0 || entry.name.rfind("post_quant_conv.", 0) == 0;
+    if (!decoder_side) {
+      EXPECT_TRUE(same) << entry.name;
+    }
+    decoder_changed += decoder_side && !same;
+  }
+  EXPECT_GT(decoder_changed, 10);
   fs::remove_all(dir);
 }
 
@@ -188,7 +214,7 @@ TEST(TrainRun, RefusesOtherSettingsUnfinishedExportsAndBrokenCheckpoints) {
   {
     TrainRun run((dir / "work").string(), settings);
     ASSERT_FALSE(run.run(one_step, log));
-    EXPECT_THROW(run.export_model((dir / "model").string(), torch::kFloat32, {}), Error);
+    EXPECT_THROW(run.export_model((dir / "model").string(), torch::kFloat32), Error);
   }
   TrainingSettings other = settings;
   other.seed = 2;
