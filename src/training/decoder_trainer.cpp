@@ -38,8 +38,7 @@ double DecoderTrainer::step(int index) {
   SceneBatchOptions options;
   options.batch = settings_.vae_batch;
   options.image_size = kSceneImageSize;
-  const SceneBatch batch = scene_batch(settings_.seed ^ kDecoderStream, index, options);
-  torch::manual_seed(derived_seed(settings_.seed, kDecoderStream, index));
+  const SceneBatch batch = training_step_batch(settings_.seed, kDecoderStream, index, options);
 
   set_learning_rate(*optimizer_, learning_rate(settings_.vae_lr, index, settings_.warmup_steps,
                                                settings_.decoder_steps));

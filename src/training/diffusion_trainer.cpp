@@ -82,9 +82,7 @@ double DiffusionTrainer::step(int index) {
   options.batch = settings_.batch;
   options.image_size = kSceneImageSize;
   options.caption_dropout = settings_.caption_dropout;
-  const SceneBatch batch = scene_batch(settings_.seed ^ kDiffusionStream, index, options);
-  // The step's noise and timesteps depend only on (seed, index): a resumed run repeats them.
-  torch::manual_seed(derived_seed(settings_.seed, kDiffusionStream, index));
+  const SceneBatch batch = training_step_batch(settings_.seed, kDiffusionStream, index, options);
   const int64_t n = batch.images.size(0);
 
   torch::Tensor latents;

@@ -32,4 +32,11 @@ SceneBatch scene_batch(uint64_t seed, uint64_t index, const SceneBatchOptions& o
   return batch;
 }
 
+SceneBatch training_step_batch(uint64_t seed, uint64_t stream, uint64_t index,
+                               const SceneBatchOptions& options) {
+  SceneBatch batch = scene_batch(seed ^ stream, index, options);
+  torch::manual_seed(derived_seed(seed, stream, index));
+  return batch;
+}
+
 }  // namespace dd::training

@@ -26,6 +26,12 @@ struct SceneBatchOptions {
 // resumed run sees exactly the data it would have seen.
 SceneBatch scene_batch(uint64_t seed, uint64_t index, const SceneBatchOptions& options);
 
+// Batch `index` of a run's stream `stream` (each phase has its own), with torch's generator then
+// seeded for the step's noise: a step depends only on (seed, stream, index), so a resumed run
+// repeats it exactly.
+SceneBatch training_step_batch(uint64_t seed, uint64_t stream, uint64_t index,
+                               const SceneBatchOptions& options);
+
 // Mixes a run seed with a stream tag and an index into an independent 64-bit seed.
 uint64_t derived_seed(uint64_t seed, uint64_t stream, uint64_t index);
 

@@ -28,9 +28,7 @@ double VaeTrainer::step(int index) {
   SceneBatchOptions options;
   options.batch = settings_.vae_batch;
   options.image_size = kSceneImageSize;
-  const SceneBatch batch = scene_batch(settings_.seed ^ kVaeStream, index, options);
-  // The step's noise depends only on (seed, index), so a resumed run repeats it exactly.
-  torch::manual_seed(derived_seed(settings_.seed, kVaeStream, index));
+  const SceneBatch batch = training_step_batch(settings_.seed, kVaeStream, index, options);
 
   set_learning_rate(*optimizer_, learning_rate(settings_.vae_lr, index, settings_.warmup_steps,
                                                settings_.vae_steps));

@@ -52,19 +52,6 @@ fs::path fresh_dir(const std::string& prefix) {
   return dir;
 }
 
-// A port the kernel just handed out and we released again.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 // `diffusiond serve` as a user starts it: only a port and a data dir of its own.
 class ServeProcess {
  public:
@@ -130,7 +117,7 @@ TEST(DefaultModel, ServeAnswersASyncRequestWithAPng) {
   DD_REQUIRE_BUILTIN_MODEL();
   const auto data_dir = fresh_dir("dd_default_serve_");
   {
-    ServeProcess server(data_dir.string(), free_port());
+    ServeProcess server(data_dir.string(), test::free_port());
     ASSERT_TRUE(server.wait_healthy(60)) << "diffusiond serve did not become healthy";
     auto client = server.client();
     const nlohmann::json body = {{"prompt", kPrompt}, {"seed", 1}};

@@ -23,19 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A port the kernel just handed out and we released again.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 class ServeProcess {
  public:
   ServeProcess(const std::string& data_dir, int port) : port_(port) {
@@ -88,7 +75,7 @@ TEST(Restart, KilledServerFinishesEveryAcceptedJobAfterRestart) {
   DD_REQUIRE_FIXTURES();
   const std::string data_dir =
       (fs::temp_directory_path() / ("dd_restart_" + service::random_hex(6))).string();
-  const int port = free_port();
+  const int port = test::free_port();
   std::vector<std::string> ids;
   {
     ServeProcess server(data_dir, port);

@@ -17,6 +17,9 @@ std::string clip_tokenizer_dir();
 // The parsed fixtures, loaded once per process.
 const io::FixtureSet& fixtures();
 
+// A loopback port the kernel just handed out and the test released again (for a server).
+int free_port();
+
 }  // namespace dd::test
 
 #define DD_REQUIRE_FIXTURES()                                                                 \
