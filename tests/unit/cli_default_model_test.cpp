@@ -20,6 +20,7 @@
 #include "io/image.h"
 #include "service/crypto.h"
 #include "service/model_registry.h"
+#include "test_support.h"
 
 extern char** environ;
 
