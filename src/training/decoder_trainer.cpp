@@ -5,7 +5,7 @@
 #include "training/module_tensors.h"
 #include "training/optimizer.h"
 #include "training/scene_batch.h"
-#include "training/scene_model_config.h"
+#include "training/vae_trainer.h"
 
 namespace dd::training {
 
@@ -35,9 +35,7 @@ DecoderTrainer::DecoderTrainer(models::AutoencoderKL vae, const TrainingSettings
 
 double DecoderTrainer::step(int index) {
   vae_->train();
-  SceneBatchOptions options;
-  options.batch = settings_.vae_batch;
-  options.image_size = kSceneImageSize;
+  const SceneBatchOptions options = vae_batch_options(settings_);
   const SceneBatch batch = training_step_batch(settings_.seed, kDecoderStream, index, options);
 
   set_learning_rate(*optimizer_, learning_rate(settings_.vae_lr, index, settings_.warmup_steps,

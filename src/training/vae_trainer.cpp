@@ -18,6 +18,13 @@ constexpr uint64_t kScalingStream = 101;
 
 }  // namespace
 
+SceneBatchOptions vae_batch_options(const TrainingSettings& settings) {
+  SceneBatchOptions options;
+  options.batch = settings.vae_batch;
+  options.image_size = kSceneImageSize;
+  return options;
+}
+
 VaeTrainer::VaeTrainer(const models::VaeConfig& config, const TrainingSettings& settings)
     : settings_(settings), vae_(config) {
   optimizer_ = make_optimizer(vae_->parameters(), settings.vae_lr);
@@ -25,9 +32,7 @@ VaeTrainer::VaeTrainer(const models::VaeConfig& config, const TrainingSettings& 
 
 double VaeTrainer::step(int index) {
   vae_->train();
-  SceneBatchOptions options;
-  options.batch = settings_.vae_batch;
-  options.image_size = kSceneImageSize;
+  const SceneBatchOptions options = vae_batch_options(settings_);
   const SceneBatch batch = training_step_batch(settings_.seed, kVaeStream, index, options);
 
   set_learning_rate(*optimizer_, learning_rate(settings_.vae_lr, index, settings_.warmup_steps,
@@ -50,9 +55,7 @@ double VaeTrainer::step(int index) {
 double VaeTrainer::measure_scaling_factor(int batches) {
   torch::NoGradGuard no_grad;
   vae_->eval();
-  SceneBatchOptions options;
-  options.batch = settings_.vae_batch;
-  options.image_size = kSceneImageSize;
+  const SceneBatchOptions options = vae_batch_options(settings_);
   std::vector<torch::Tensor> means;
   for (int i = 0; i < batches; ++i)
     means.push_back(vae_->encode(scene_batch(settings_.seed ^ kScalingStream, i, options).images)

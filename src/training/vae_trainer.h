@@ -7,9 +7,13 @@
 #include <string>
 
 #include "models/vae.h"
+#include "training/scene_batch.h"
 #include "training/training_settings.h"
 
 namespace dd::training {
+
+// The batches both VAE phases train on: `vae_batch` scene pictures at the model's size.
+SceneBatchOptions vae_batch_options(const TrainingSettings& settings);
 
 class VaeTrainer {
  public:
