@@ -8,6 +8,7 @@
 #include "pipeline/image_tensor.h"
 #include "pipeline/sampler_names.h"
 #include "training/scene_evaluation.h"
+#include "training/vae_round_trip.h"
 
 namespace dd::cli {
 
@@ -22,6 +23,7 @@ struct EvaluateArgs {
   double cfg = -1;      // < 0 = the model's default
   std::string dtype = "fp32";
   bool json = false;
+  bool vae_round_trip = false;
 };
 
 // The request for one scene: what the user set, the model's defaults for the rest.
@@ -41,7 +43,10 @@ void run_evaluate(const EvaluateArgs& args) {
   const ModelChoice choice = choose_model(args.model, args.models_dir, dtype);
   auto model = pipeline::DiffusionModel::load(choice.source);
   const pipeline::GenerationRequest base = scene_request(args, choice);
+  const training::SceneGenerator round_trip =
+      training::vae_round_trip_generator(model->vae, model->dtype());
   const auto generate = [&](const std::string& prompt, uint64_t seed) {
+    if (args.vae_round_trip) return round_trip(prompt, seed);
     pipeline::GenerationRequest request = base;
     request.prompt = prompt;
     request.seed = seed;
@@ -93,6 +98,9 @@ void add_evaluate_command(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--json", args->json, "Print the report as JSON");
+  cmd->add_flag("--vae-round-trip", args->vae_round_trip,
+                "Grade the model's VAE alone: each true scene encoded and decoded, no sampling "
+                "(the ceiling of the whole model)");
   cmd->callback([args, &exit_code] {
     run_evaluate(*args);
     exit_code = 0;

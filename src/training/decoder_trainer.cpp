@@ -47,8 +47,8 @@ double DecoderTrainer::step(int index) {
     const auto posterior = vae_->encode(batch.images);
     z = posterior.mean + posterior.std * torch::randn_like(posterior.std);
   }
-  const torch::Tensor difference = vae_->decode(z) - batch.images;
-  const torch::Tensor loss = difference.abs().mean() + difference.square().mean();
+  const torch::Tensor loss =
+      reconstruction_loss(vae_->decode(z), batch.images, settings_.vae_object_weight);
   loss.backward();
   torch::nn::utils::clip_grad_norm_(optimizer_->param_groups().at(0).params(), 1.0);
   optimizer_->step();

@@ -40,6 +40,12 @@ void blend_weights(torch::nn::Module& from, torch::nn::Module& to, double decay)
 
 }  // namespace
 
+torch::Tensor min_snr_weights(const torch::Tensor& alphas_cumprod, double gamma) {
+  if (gamma <= 0) return torch::ones_like(alphas_cumprod);
+  const torch::Tensor snr = alphas_cumprod / (1 - alphas_cumprod);
+  return snr.clamp_max(gamma) / snr;
+}
+
 DiffusionTrainer::DiffusionTrainer(const models::ModelConfig& config,
                                    const TrainingSettings& settings, models::AutoencoderKL vae,
                                    text::ClipTokenizer tokenizer)
@@ -102,7 +108,9 @@ double DiffusionTrainer::step(int index) {
   optimizer_->zero_grad();
   const torch::Tensor context = text_encoder_->forward(token_ids(batch.captions)).last_hidden_state;
   const torch::Tensor prediction = unet_->forward(noisy, t.to(torch::kFloat32), context);
-  const torch::Tensor loss = (prediction - noise).square().mean();
+  const torch::Tensor per_image = (prediction - noise).square().mean({1, 2, 3});
+  const torch::Tensor loss =
+      (min_snr_weights(alpha.flatten(), settings_.min_snr_gamma) * per_image).mean();
   loss.backward();
   torch::nn::utils::clip_grad_norm_(joined_parameters(*unet_, *text_encoder_), 1.0);
   optimizer_->step();

@@ -16,6 +16,10 @@
 
 namespace dd::training {
 
+// Per-sample loss weights min(SNR, gamma) / SNR of noise-prediction training, where
+// SNR = alpha_bar / (1 - alpha_bar); all ones when gamma <= 0.
+torch::Tensor min_snr_weights(const torch::Tensor& alphas_cumprod, double gamma);
+
 class DiffusionTrainer {
  public:
   // `vae` is trained already and stays frozen; `config.vae.scaling_factor` is its measured one.

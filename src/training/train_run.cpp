@@ -13,6 +13,7 @@
 #include "training/model_export.h"
 #include "training/scene_model_config.h"
 #include "training/scene_tokenizer.h"
+#include "training/vae_round_trip.h"
 #include "training/vae_trainer.h"
 #include "util/error.h"
 
@@ -180,6 +181,8 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log, const std::string
     if (!run_phase(phase, limits, start, steps_run, log)) return false;
   }
   if (progress_.scaling_factor <= 0) {
+    log << "vae: round trip of held-out scenes: "
+        << summary_line(evaluate_scenes(vae_round_trip_generator(vae.vae()), {})) << std::endl;
     progress_.scaling_factor = vae.measure_scaling_factor(kScalingBatches);
     log << "vae: latent scaling factor " << progress_.scaling_factor << std::endl;
     save_state();

@@ -13,12 +13,14 @@ nlohmann::json to_json(const TrainingSettings& s) {
           {"vae_batch", s.vae_batch},
           {"vae_lr", s.vae_lr},
           {"vae_kl_weight", s.vae_kl_weight},
+          {"vae_object_weight", s.vae_object_weight},
           {"steps", s.steps},
           {"batch", s.batch},
           {"lr", s.lr},
           {"caption_dropout", s.caption_dropout},
           {"ema_decay", s.ema_decay},
           {"warmup_steps", s.warmup_steps},
+          {"min_snr_gamma", s.min_snr_gamma},
           {"decoder_steps", s.decoder_steps}};
 }
 
@@ -36,7 +38,10 @@ TrainingSettings settings_from_json(const nlohmann::json& json) {
     s.caption_dropout = json.at("caption_dropout").get<double>();
     s.ema_decay = json.at("ema_decay").get<double>();
     s.warmup_steps = json.at("warmup_steps").get<int>();
-    s.decoder_steps = json.value("decoder_steps", 0);  // absent in runs from before phase 3
+    // Absent in older runs, which trained without them.
+    s.decoder_steps = json.value("decoder_steps", 0);
+    s.vae_object_weight = json.value("vae_object_weight", 0.0);
+    s.min_snr_gamma = json.value("min_snr_gamma", 0.0);
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training settings: ") + e.what());
@@ -68,6 +73,9 @@ void validate(const TrainingSettings& s) {
   require(s.caption_dropout >= 0 && s.caption_dropout < 1, "caption dropout must be in [0, 1)");
   require(s.ema_decay >= 0 && s.ema_decay < 1, "--ema-decay must be in [0, 1)");
   require(s.warmup_steps >= 0, "warm-up steps must not be negative");
+  require(s.vae_object_weight >= 0 && s.vae_object_weight <= 100,
+          "the VAE's object weight must be in [0, 100]");
+  require(s.min_snr_gamma >= 0, "the min-SNR gamma must not be negative");
 }
 
 double learning_rate(double peak, int step, int warmup, int total) {

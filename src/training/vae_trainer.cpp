@@ -18,6 +18,22 @@ constexpr uint64_t kScalingStream = 101;
 
 }  // namespace
 
+torch::Tensor reconstruction_loss(const torch::Tensor& reconstruction, const torch::Tensor& images,
+                                  double object_weight) {
+  torch::Tensor weights;
+  {
+    torch::NoGradGuard no_grad;
+    // The background covers most of every scene, so the median of each channel is its colour.
+    const torch::Tensor background =
+        std::get<0>(images.flatten(2).median(2)).unsqueeze(-1).unsqueeze(-1);
+    const torch::Tensor object =
+        ((images - background).abs().sum(1, true) > 0.1).to(images.dtype());
+    weights = 1 + object_weight * object;
+  }
+  const torch::Tensor difference = reconstruction - images;
+  return (weights * (difference.abs() + difference.square())).mean();
+}
+
 SceneBatchOptions vae_batch_options(const TrainingSettings& settings) {
   SceneBatchOptions options;
   options.batch = settings.vae_batch;
@@ -40,12 +56,11 @@ double VaeTrainer::step(int index) {
   optimizer_->zero_grad();
   const auto posterior = vae_->encode(batch.images);
   const torch::Tensor z = posterior.mean + posterior.std * torch::randn_like(posterior.std);
-  const torch::Tensor reconstruction = vae_->decode(z);
-  const torch::Tensor difference = reconstruction - batch.images;
   const torch::Tensor kl =
       0.5 * (posterior.mean.square() + posterior.logvar.exp() - 1 - posterior.logvar).mean();
   const torch::Tensor loss =
-      difference.abs().mean() + difference.square().mean() + settings_.vae_kl_weight * kl;
+      reconstruction_loss(vae_->decode(z), batch.images, settings_.vae_object_weight) +
+      settings_.vae_kl_weight * kl;
   loss.backward();
   torch::nn::utils::clip_grad_norm_(vae_->parameters(), 1.0);
   optimizer_->step();

@@ -15,6 +15,11 @@ namespace dd::training {
 // The batches both VAE phases train on: `vae_batch` scene pictures at the model's size.
 SceneBatchOptions vae_batch_options(const TrainingSettings& settings);
 
+// L1 + MSE between a reconstruction and the pictures [B, 3, H, W], where pixels that differ
+// from their picture's background (its per-channel median) weigh 1 + object_weight.
+torch::Tensor reconstruction_loss(const torch::Tensor& reconstruction, const torch::Tensor& images,
+                                  double object_weight);
+
 class VaeTrainer {
  public:
   VaeTrainer(const models::VaeConfig& config, const TrainingSettings& settings);

@@ -89,5 +89,17 @@ TEST(Evaluate, GradesTheBuiltInModel) {
   EXPECT_TRUE(std::regex_search(out, kSummary)) << out;
 }
 
+TEST(Evaluate, GradesTheBuiltInModelsVaeAlone) {
+  if (!has_builtin_model(builtin_models_dir()))
+    GTEST_SKIP() << "no built-in model " << kBuiltinModelId << " in " << builtin_models_dir();
+  const auto [code, out] =
+      run_capturing({"evaluate", "--vae-round-trip", "--count", "5", "--json"});
+  ASSERT_EQ(code, 0);
+  const auto json = nlohmann::json::parse(out);
+  EXPECT_EQ(json["accuracy"]["colour"]["total"], 5);
+  // The true scene passes only the VAE, so where it is placed survives.
+  EXPECT_GE(json["accuracy"]["position"]["correct"].get<int>(), 4) << out;
+}
+
 }  // namespace
 }  // namespace dd::cli

@@ -61,6 +61,13 @@ TEST(TrainingSettings, JsonRoundTripAndValidation) {
   const TrainingSettings back = settings_from_json(to_json(s));
   EXPECT_EQ(to_json(back), to_json(s));
   EXPECT_THROW(settings_from_json(nlohmann::json{{"seed", 1}}), Error);
+  // Runs from before the loss weightings trained without them, and must resume that way.
+  nlohmann::json older = to_json(s);
+  older.erase("vae_object_weight");
+  older.erase("min_snr_gamma");
+  EXPECT_EQ(settings_from_json(older).vae_object_weight, 0.0);
+  EXPECT_EQ(settings_from_json(older).min_snr_gamma, 0.0);
+  EXPECT_FALSE(settings_from_json(older).same_run_as(s));
 
   TrainingSettings longer = s;
   longer.steps = 100;
@@ -73,7 +80,9 @@ TEST(TrainingSettings, JsonRoundTripAndValidation) {
   for (auto broken :
        {+[](TrainingSettings& t) { t.steps = 0; }, +[](TrainingSettings& t) { t.batch = 0; },
         +[](TrainingSettings& t) { t.lr = 0; }, +[](TrainingSettings& t) { t.ema_decay = 1; },
-        +[](TrainingSettings& t) { t.caption_dropout = -0.1; }}) {
+        +[](TrainingSettings& t) { t.caption_dropout = -0.1; },
+        +[](TrainingSettings& t) { t.vae_object_weight = -1; },
+        +[](TrainingSettings& t) { t.min_snr_gamma = -1; }}) {
     TrainingSettings t = s;
     broken(t);
     EXPECT_THROW(validate(t), Error);
