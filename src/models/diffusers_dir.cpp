@@ -22,31 +22,45 @@ nlohmann::json read_json(const fs::path& path) {
   }
 }
 
-// The id of `token` in the tokenizer folder's vocab.json, if both exist.
-std::optional<int> vocabulary_id(const fs::path& tokenizer_dir, const std::string& token) {
+// The tokenizer folder's vocab.json (token -> id), or an empty object when there is none.
+nlohmann::json read_vocabulary(const fs::path& tokenizer_dir) {
   const fs::path vocab = tokenizer_dir / "vocab.json";
-  if (!fs::exists(vocab)) return std::nullopt;
-  const auto json = read_json(vocab);
-  if (!json.is_object() || !json.contains(token) || !json[token].is_number_integer())
-    return std::nullopt;
-  return json[token].get<int>();
+  if (!fs::exists(vocab)) return nlohmann::json::object();
+  nlohmann::json json = read_json(vocab);
+  return json.is_object() ? json : nlohmann::json::object();
+}
+
+std::optional<int> vocabulary_id(const nlohmann::json& vocabulary, const std::string& token) {
+  const auto it = vocabulary.find(token);
+  if (it == vocabulary.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int>();
 }
 
 // The tokenizer's padding token decides the id used after EOS: "<|endoftext|>" (49407 in CLIP's
 // vocabulary) for CLIP-L tokenizers, "!" (0) for the OpenCLIP ones of SD 2.x and SDXL's second
 // encoder. Looked up in the folder's own vocabulary, so smaller vocabularies (the built-in scene
 // model's) pad with their own ids.
-int tokenizer_pad_id(const fs::path& tokenizer_dir, int fallback) {
+int tokenizer_pad_id(const fs::path& tokenizer_dir, const nlohmann::json& vocabulary,
+                     int fallback) {
   const fs::path map = tokenizer_dir / "special_tokens_map.json";
   if (!fs::exists(map)) return fallback;
   const auto json = read_json(map);
   if (!json.contains("pad_token")) return fallback;
   const auto& pad = json["pad_token"];
   const std::string token = pad.is_object() ? pad.value("content", "") : pad.get<std::string>();
-  if (auto id = vocabulary_id(tokenizer_dir, token)) return *id;
+  if (auto id = vocabulary_id(vocabulary, token)) return *id;
   if (token == "!") return 0;
   if (token == "<|endoftext|>") return 49407;
   return fallback;
+}
+
+// Padding, BOS and EOS ids from the tokenizer folder, read with one parse of its vocabulary
+// (CLIP's is 1.5 MB); the config's values stay where the folder does not say.
+void read_special_token_ids(const fs::path& tokenizer_dir, ClipTextConfig& clip) {
+  const nlohmann::json vocabulary = read_vocabulary(tokenizer_dir);
+  clip.pad_id = tokenizer_pad_id(tokenizer_dir, vocabulary, clip.pad_id);
+  clip.bos_id = vocabulary_id(vocabulary, "<|startoftext|>").value_or(clip.bos_id);
+  clip.eos_id = vocabulary_id(vocabulary, "<|endoftext|>").value_or(clip.eos_id);
 }
 
 template <typename Parse>
@@ -86,10 +100,7 @@ ModelConfig model_config_from_diffusers_dir(const std::string& dir) {
     const fs::path encoder = root / (std::string("text_encoder") + suffix);
     if (!fs::exists(encoder / "config.json")) continue;
     ClipTextConfig clip = parse_component(encoder / "config.json", clip_config_from_transformers);
-    const fs::path tokenizer = root / (std::string("tokenizer") + suffix);
-    clip.pad_id = tokenizer_pad_id(tokenizer, clip.pad_id);
-    clip.bos_id = vocabulary_id(tokenizer, "<|startoftext|>").value_or(clip.bos_id);
-    clip.eos_id = vocabulary_id(tokenizer, "<|endoftext|>").value_or(clip.eos_id);
+    read_special_token_ids(root / (std::string("tokenizer") + suffix), clip);
     model.text_encoders.push_back(clip);
   }
   if (model.text_encoders.empty()) throw Error(dir + ": no text_encoder/config.json");

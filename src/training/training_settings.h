@@ -17,7 +17,7 @@ struct TrainingSettings {
   // share of each picture, and the evaluator grades exactly them (0 = plain mean).
   double vae_object_weight = 4.0;
   // Phase 2: UNet and text encoder together on the frozen VAE's latents.
-  int steps = 4000;
+  int steps = 5000;
   int batch = 32;
   double lr = 5e-4;
   double caption_dropout = 0.1;

@@ -5,10 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,11 +15,10 @@
 #include "cli/main.h"
 #include "cli/model_choice.h"
 #include "io/image.h"
+#include "serve_process.h"
 #include "service/crypto.h"
 #include "service/model_registry.h"
 #include "test_support.h"
-
-extern char** environ;
 
 namespace dd::cli {
 namespace {
@@ -53,44 +49,6 @@ fs::path fresh_dir(const std::string& prefix) {
   return dir;
 }
 
-// `diffusiond serve` as a user starts it: only a port and a data dir of its own.
-class ServeProcess {
- public:
-  ServeProcess(const std::string& data_dir, int port) : port_(port) {
-    std::vector<std::string> args = {DD_BINARY,    "serve", "--port", std::to_string(port),
-                                     "--data-dir", data_dir};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
-  }
-  ~ServeProcess() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-
-  bool wait_healthy(int timeout_s) const {
-    httplib::Client client("127.0.0.1", port_);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
-      if (auto r = client.Get("/health"); r && r->status == 200) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(600, 0);
-    return c;
-  }
-
- private:
-  int port_;
-  pid_t pid_ = -1;
-};
-
 TEST(DefaultModel, TheModelsFolderScansCleanly) {
   DD_REQUIRE_BUILTIN_MODEL();
   const service::ModelRegistry registry(builtin_models_dir(), 0, torch::kFloat32);
@@ -118,7 +76,8 @@ TEST(DefaultModel, ServeAnswersASyncRequestWithAPng) {
   DD_REQUIRE_BUILTIN_MODEL();
   const auto data_dir = fresh_dir("dd_default_serve_");
   {
-    ServeProcess server(data_dir.string(), test::free_port());
+    // `diffusiond serve` as a user starts it: only a port and a data dir of its own.
+    test::ServeProcess server(DD_BINARY, test::free_port(), {"--data-dir", data_dir.string()}, 600);
     ASSERT_TRUE(server.wait_healthy(60)) << "diffusiond serve did not become healthy";
     auto client = server.client();
     const nlohmann::json body = {{"prompt", kPrompt}, {"seed", 1}};

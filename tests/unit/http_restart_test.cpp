@@ -2,10 +2,7 @@
 // restart on the same data directory every accepted job completes.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,59 +10,23 @@
 #include <thread>
 
 #include "http_test_server.h"
+#include "serve_process.h"
 #include "service/crypto.h"
 #include "test_support.h"
-
-extern char** environ;
 
 namespace dd::http {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ServeProcess {
- public:
-  ServeProcess(const std::string& data_dir, int port) : port_(port) {
-    std::vector<std::string> args = {DD_BINARY,         "serve",
-                                     "--port",          std::to_string(port),
-                                     "--models-dir",    test::tiny_models_dir(),
-                                     "--data-dir",      data_dir,
-                                     "--default-model", "sd15-tiny"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
-  }
-  ~ServeProcess() { kill_now(); }
+// The server as the test's data needs it: the tiny fixture models, sd15-tiny by default.
+test::ServeProcess serve(const std::string& data_dir, int port) {
+  return test::ServeProcess(DD_BINARY, port,
+                            {"--models-dir", test::tiny_models_dir(), "--data-dir", data_dir,
+                             "--default-model", "sd15-tiny"});
+}
 
-  bool wait_healthy(int timeout_s) const {
-    httplib::Client client("127.0.0.1", port_);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (auto r = client.Get("/health"); r && r->status == 200) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-
- private:
-  int port_;
-  pid_t pid_ = -1;
-};
-
-nlohmann::json get_job(const ServeProcess& server, const std::string& id) {
+nlohmann::json get_job(const test::ServeProcess& server, const std::string& id) {
   auto c = server.client();
   auto r = c.Get(("/v0/api/jobs/" + id).c_str());
   return r && r->status == 200 ? nlohmann::json::parse(r->body)["job"] : nlohmann::json();
@@ -78,7 +39,7 @@ TEST(Restart, KilledServerFinishesEveryAcceptedJobAfterRestart) {
   const int port = test::free_port();
   std::vector<std::string> ids;
   {
-    ServeProcess server(data_dir, port);
+    test::ServeProcess server = serve(data_dir, port);
     ASSERT_TRUE(server.wait_healthy(30));
     auto c = server.client();
     for (int i = 0; i < 4; ++i) {
@@ -98,7 +59,7 @@ TEST(Restart, KilledServerFinishesEveryAcceptedJobAfterRestart) {
     EXPECT_EQ(get_job(server, ids[3]).value("status", ""), "CREATED");
     server.kill_now();
   }
-  ServeProcess restarted(data_dir, port);
+  test::ServeProcess restarted = serve(data_dir, port);
   ASSERT_TRUE(restarted.wait_healthy(30));
   for (const auto& id : ids) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
