@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "models/fused_attention.h"
+
 namespace dd::models {
 
 namespace {
@@ -27,6 +29,12 @@ torch::Tensor attention_block(const torch::Tensor& q, const torch::Tensor& k,
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         double scale) {
+  if (fused_attention_supports(q, k, v, scale)) return fused_attention(q, k, v, scale);
+  return reference_attention(q, k, v, scale);
+}
+
+torch::Tensor reference_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& v, double scale) {
   const int64_t queries = q.size(-2);
   const int64_t rows_of_scores = q.numel() / q.size(-1);  // batch * heads * queries
   const int64_t elements = rows_of_scores * k.size(-2);

@@ -1,0 +1,99 @@
+// attention_bench: the fused attention kernel against the matmul + softmax reference on the
+// self-attention shapes that dominate a UNet step (see bench/README.md). Prints one JSON object
+// per shape and dtype. Usage: attention_bench [--threads N] [--runs N]
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "models/attention.h"
+#include "models/fused_attention.h"
+
+namespace {
+
+struct Shape {
+  const char* name;
+  int64_t batch, heads, tokens, dim;
+};
+
+// Batch 2: one guided step (classifier-free guidance runs the UNet on two latents).
+const Shape kShapes[] = {
+    {"sd15_64x64_self", 2, 8, 4096, 40},   // SD 1.5 at 512x512, the first level
+    {"sdxl_64x64_self", 2, 10, 4096, 64},  // SDXL at 1024x1024, the second level
+};
+
+using Attention = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&,
+                                    const torch::Tensor&, double);
+
+torch::Tensor fused(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                    double scale) {
+  return dd::models::fused_attention(q, k, v, scale);
+}
+
+// Median seconds of `runs` calls, after one untimed call that warms caches and the allocator.
+double median_seconds(Attention f, const torch::Tensor& q, const torch::Tensor& k,
+                      const torch::Tensor& v, double scale, int runs) {
+  f(q, k, v, scale);
+  std::vector<double> seconds;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    f(q, k, v, scale);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return seconds[seconds.size() / 2];
+}
+
+void measure(const Shape& s, torch::ScalarType type, int runs) {
+  auto generator = at::detail::createCPUGenerator(1);
+  const std::vector<int64_t> sizes{s.batch, s.heads, s.tokens, s.dim};
+  const auto q = torch::randn(sizes, generator).to(type);
+  const auto k = torch::randn(sizes, generator).to(type);
+  const auto v = torch::randn(sizes, generator).to(type);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(s.dim));
+  const double reference = median_seconds(dd::models::reference_attention, q, k, v, scale, runs);
+  const double fused_s = median_seconds(fused, q, k, v, scale, runs);
+  // Accuracy of both against float32 from the same inputs, to show the speed costs none.
+  const auto truth = dd::models::reference_attention(q.to(torch::kFloat32), k.to(torch::kFloat32),
+                                                     v.to(torch::kFloat32), scale);
+  const auto error = [&truth](const torch::Tensor& x) {
+    return (x.to(torch::kFloat32) - truth).abs().max().item<double>();
+  };
+  const double flops = 4.0 * s.batch * s.heads * s.tokens * s.tokens * s.dim;
+  std::cout << "{\"shape\": \"" << s.name << "\", \"dtype\": \""
+            << (type == torch::kBFloat16 ? "bf16" : "fp32")
+            << "\", \"threads\": " << at::get_num_threads() << ", \"runs\": " << runs
+            << ", \"reference_seconds\": " << reference << ", \"fused_seconds\": " << fused_s
+            << ", \"speedup\": " << reference / fused_s
+            << ", \"reference_tflops\": " << flops / reference / 1e12
+            << ", \"fused_tflops\": " << flops / fused_s / 1e12 << ", \"reference_max_abs_error\": "
+            << error(dd::models::reference_attention(q, k, v, scale))
+            << ", \"fused_max_abs_error\": " << error(fused(q, k, v, scale))
+            << ", \"avx512\": " << (dd::models::avx512_attention_available() ? "true" : "false")
+            << "}" << std::endl;
+}
+
+int int_option(int argc, char** argv, const char* name, int fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return std::max(1, std::atoi(argv[i + 1]));
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  torch::NoGradGuard no_grad;
+  // All cores unless told (LibTorch's own default may differ from nproc; see DESIGN.md).
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  at::set_num_threads(int_option(argc, argv, "--threads", std::max(1, cores)));
+  const int runs = int_option(argc, argv, "--runs", 3);
+  for (const auto& shape : kShapes)
+    for (const auto type : {torch::kBFloat16, torch::kFloat32}) measure(shape, type, runs);
+}

@@ -1,0 +1,384 @@
+// The AVX-512 kernel of fused attention (see fused_attention.h). This translation unit alone is
+// compiled with -mavx512f -mavx512bw -mavx512bf16; fused_attention.cpp calls it only on CPUs that
+// have them. It includes nothing but intrinsics and the plain interface header, so that no inline
+// function compiled here with AVX-512 can leak into the rest of the program (see that header).
+//
+// Both element types share one shape of computation over 32-bit "units": a unit is one float, or
+// a pair of bf16 that _mm512_dpbf16_ps multiplies and adds into one float lane. Scores are
+// q k^T (units along the head dimension), outputs p v (units along the keys), so
+//   keys   are packed [key vector of 16][qk unit][16 lanes]: a load gives 16 keys' unit u;
+//   values are packed [key unit][v_dim padded to 16][lane]:   a load gives 16 columns' unit;
+// and the other operand (queries, probabilities) is broadcast one unit at a time.
+// GCC 12's AVX-512 headers initialise their "undefined" vectors from themselves, which
+// -Wmaybe-uninitialized reports wherever they are inlined (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstdint>
+
+#include "models/fused_attention_kernel.h"
+
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512BF16__)
+#error "build with -mavx512f -mavx512bw -mavx512bf16 (CMakeLists.txt sets them for this file)"
+#endif
+
+namespace dd::models::fused_detail {
+
+namespace {
+
+constexpr int64_t kLanes = 16;
+constexpr int64_t kRows = 4;          // query rows of one register tile
+constexpr int64_t kKeyVectors = 4;    // 16-key vectors of one score tile (16 accumulators)
+constexpr int64_t kValueVectors = 4;  // 16-column vectors of one output tile at most
+constexpr float kLog2e = 1.4426950408889634f;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+struct Layout {
+  bool bf16;
+  int64_t per_unit;  // elements per 32-bit unit: 2 for bf16, 1 for float
+  int64_t element_bytes;
+  int64_t qk_units;  // units of one q or k row (bf16 rows of odd length end in a zero)
+  int64_t width;     // floats of one output row: v_dim rounded up to 16
+  int64_t key_blocks;
+  int64_t block_key_units;   // key units of one key block
+  int64_t k_units, v_units;  // packed sizes
+};
+
+Layout layout_of(const Problem& p) {
+  Layout l;
+  l.bf16 = p.element == Element::kBFloat16;
+  l.per_unit = l.bf16 ? 2 : 1;
+  l.element_bytes = l.bf16 ? 2 : 4;
+  l.qk_units = ceil_div(p.qk_dim, l.per_unit);
+  l.width = ceil_div(p.v_dim, kLanes) * kLanes;
+  l.key_blocks = ceil_div(p.keys, kKeyBlock);
+  l.block_key_units = kKeyBlock / l.per_unit;
+  l.k_units = l.key_blocks * kKeyBlock * l.qk_units;
+  l.v_units = l.key_blocks * l.block_key_units * l.width;
+  return l;
+}
+
+// One thread's working set for a block of queries.
+struct Scratch {
+  uint32_t* q;  // [kQueryBlock][qk_units]
+  float* s;     // [kQueryBlock][kKeyBlock] scores
+  uint32_t* p;  // [kQueryBlock][block_key_units] probabilities
+  float* o;     // [kQueryBlock][width] unnormalised outputs
+  float* max;   // [kQueryBlock] running maximum of the base-2 exponents
+  float* sum;   // [kQueryBlock] running sum of the probabilities
+};
+
+// Sizes in 4-byte words, each rounded up to a cache line so every array starts aligned.
+int64_t line_words(int64_t words) { return ceil_div(words, kLanes) * kLanes; }
+
+Scratch scratch_of(const Layout& l, void* base) {
+  auto* words = static_cast<uint32_t*>(base);
+  Scratch s;
+  s.q = words;
+  words += line_words(kQueryBlock * l.qk_units);
+  s.s = reinterpret_cast<float*>(words);
+  words += kQueryBlock * kKeyBlock;
+  s.p = words;
+  words += kQueryBlock * l.block_key_units;
+  s.o = reinterpret_cast<float*>(words);
+  words += kQueryBlock * l.width;
+  s.max = reinterpret_cast<float*>(words);
+  words += kQueryBlock;
+  s.sum = reinterpret_cast<float*>(words);
+  return s;
+}
+
+int64_t scratch_words(const Layout& l) {
+  return line_words(kQueryBlock * l.qk_units) + kQueryBlock * kKeyBlock +
+         kQueryBlock * l.block_key_units + kQueryBlock * l.width + 2 * kQueryBlock;
+}
+
+// --- reading the caller's tensors ---------------------------------------------------------------
+
+const void* row_of(const Operand& a, const Layout& l, int64_t m, int64_t row) {
+  return static_cast<const char*>(a.data) + (a.offsets[m] + row * a.row_stride) * l.element_bytes;
+}
+
+// The raw bits of element i of a row: a float's 32 or a bf16's 16.
+uint32_t element_bits(const void* row, int64_t i, bool bf16) {
+  if (bf16) return static_cast<const uint16_t*>(row)[i];
+  uint32_t bits;
+  __builtin_memcpy(&bits, static_cast<const float*>(row) + i, sizeof bits);
+  return bits;
+}
+
+// Unit u of a row of `length` elements; the missing half of a trailing bf16 pair is zero.
+uint32_t row_unit(const void* row, int64_t u, int64_t length, const Layout& l) {
+  if (!l.bf16) return element_bits(row, u, false);
+  const uint32_t high = 2 * u + 1 < length ? element_bits(row, 2 * u + 1, true) : 0;
+  return element_bits(row, 2 * u, true) | high << 16;
+}
+
+void pack_keys(const Problem& p, const Layout& l, int64_t m, uint32_t* out) {
+  for (int64_t j = 0; j < l.key_blocks * kKeyBlock; ++j) {
+    uint32_t* lane = out + j / kLanes * l.qk_units * kLanes + j % kLanes;
+    const void* row = j < p.keys ? row_of(p.k, l, m, j) : nullptr;
+    for (int64_t u = 0; u < l.qk_units; ++u)
+      lane[u * kLanes] = row ? row_unit(row, u, p.qk_dim, l) : 0;
+  }
+}
+
+void pack_values(const Problem& p, const Layout& l, int64_t m, uint32_t* out) {
+  for (int64_t unit = 0; unit < l.key_blocks * l.block_key_units; ++unit) {
+    uint32_t* dst = out + unit * l.width;
+    for (int64_t c = 0; c < l.width; ++c) dst[c] = 0;
+    for (int64_t e = 0; e < l.per_unit && unit * l.per_unit + e < p.keys; ++e) {
+      const void* row = row_of(p.v, l, m, unit * l.per_unit + e);
+      for (int64_t c = 0; c < p.v_dim; ++c) dst[c] |= element_bits(row, c, l.bf16) << (16 * e);
+    }
+  }
+}
+
+// Rows past the end of the queries are zero: their scores are computed and never written out.
+void load_queries(const Problem& p, const Layout& l, int64_t m, int64_t first, uint32_t* q) {
+  for (int64_t r = 0; r < kQueryBlock; ++r) {
+    uint32_t* dst = q + r * l.qk_units;
+    const void* row = first + r < p.queries ? row_of(p.q, l, m, first + r) : nullptr;
+    for (int64_t u = 0; u < l.qk_units; ++u) dst[u] = row ? row_unit(row, u, p.qk_dim, l) : 0;
+  }
+}
+
+// Round to nearest even, as LibTorch converts; NaN stays a (quiet) NaN.
+uint16_t bf16_bits(float x) {
+  uint32_t bits;
+  __builtin_memcpy(&bits, &x, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>(bits >> 16 | 0x40);
+  bits += 0x7fffu + (bits >> 16 & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+void write_outputs(const Problem& p, const Layout& l, int64_t m, int64_t first, int64_t valid,
+                   const Scratch& s) {
+  for (int64_t r = 0; r < valid; ++r) {
+    void* row = const_cast<void*>(row_of(p.out, l, m, first + r));
+    const float* o = s.o + r * l.width;
+    const float inverse = 1.0f / s.sum[r];
+    for (int64_t c = 0; c < p.v_dim; ++c) {
+      if (l.bf16)
+        static_cast<uint16_t*>(row)[c] = bf16_bits(o[c] * inverse);
+      else
+        static_cast<float*>(row)[c] = o[c] * inverse;
+    }
+  }
+}
+
+// --- the register tiles
+// ---------------------------------------------------------------------------
+
+// acc + a * b per lane: one float, or a bf16 pair's dot product accumulated in float.
+template <bool kBf16>
+inline __m512 madd(__m512 acc, __m512i a, __m512i b) {
+  if constexpr (kBf16)
+    return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
+  else
+    return _mm512_fmadd_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), acc);
+}
+
+// Scores of kRows queries against kKeyVectors * 16 keys, into s (row stride kKeyBlock).
+template <bool kBf16>
+void score_tile(const uint32_t* q, int64_t units, const uint32_t* k, float* s) {
+  __m512 acc[kRows][kKeyVectors];
+#pragma GCC unroll 16
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 16
+    for (int t = 0; t < kKeyVectors; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t u = 0; u < units; ++u) {
+    __m512i keys[kKeyVectors];
+#pragma GCC unroll 16
+    for (int t = 0; t < kKeyVectors; ++t)
+      keys[t] = _mm512_loadu_si512(k + (t * units + u) * kLanes);
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i query = _mm512_set1_epi32(static_cast<int>(q[r * units + u]));
+#pragma GCC unroll 16
+      for (int t = 0; t < kKeyVectors; ++t) acc[r][t] = madd<kBf16>(acc[r][t], query, keys[t]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 16
+    for (int t = 0; t < kKeyVectors; ++t)
+      _mm512_storeu_ps(s + r * kKeyBlock + t * kLanes, acc[r][t]);
+}
+
+// o (kRows rows of kVectors * 16 columns, row stride `width`) += p v over `units` key units.
+template <bool kBf16, int kVectors>
+void value_tile(const uint32_t* p, int64_t p_stride, int64_t units, const uint32_t* v,
+                int64_t width, float* o) {
+  __m512 acc[kRows][kVectors];
+#pragma GCC unroll 16
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < kVectors; ++c) acc[r][c] = _mm512_loadu_ps(o + r * width + c * kLanes);
+  for (int64_t u = 0; u < units; ++u) {
+    __m512i values[kVectors];
+#pragma GCC unroll 16
+    for (int c = 0; c < kVectors; ++c) values[c] = _mm512_loadu_si512(v + u * width + c * kLanes);
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i prob = _mm512_set1_epi32(static_cast<int>(p[r * p_stride + u]));
+#pragma GCC unroll 16
+      for (int c = 0; c < kVectors; ++c) acc[r][c] = madd<kBf16>(acc[r][c], prob, values[c]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < kVectors; ++c) _mm512_storeu_ps(o + r * width + c * kLanes, acc[r][c]);
+}
+
+// 2^x for x <= 0: x = n + f with |f| <= 1/2, 2^f from its Taylor series (degree 6: relative error
+// below 2e-7, as good as float's rounding), times 2^n by scalef, which gives exactly 0 below the
+// clamp. The clamp also turns the -inf of masked keys into a finite exponent.
+inline __m512 exp2_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-160.0f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  // ln(2)^i / i!
+  __m512 y = _mm512_set1_ps(1.5403530393381608e-4f);
+  y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.3333558146428443e-3f));
+  y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(9.6181291076284772e-3f));
+  y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(5.5504108664821580e-2f));
+  y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(2.4022650695910071e-1f));
+  y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(6.9314718055994531e-1f));
+  y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(y, n);
+}
+
+// --- one key block
+// --------------------------------------------------------------------------------
+
+template <bool kBf16>
+void block_scores(const Layout& l, int64_t rows, const uint32_t* k, const Scratch& s) {
+  for (int64_t r = 0; r < rows; r += kRows)
+    for (int64_t t = 0; t < kKeyBlock / kLanes; t += kKeyVectors)
+      score_tile<kBf16>(s.q + r * l.qk_units, l.qk_units, k + t * l.qk_units * kLanes,
+                        s.s + r * kKeyBlock + t * kLanes);
+}
+
+// Keys past the end of the last block must get probability 0, whatever their packed zeros score.
+void mask_keys(int64_t rows, int64_t valid_keys, float* s) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = valid_keys; j < kKeyBlock; ++j) s[r * kKeyBlock + j] = -__builtin_inff();
+}
+
+// Folds one block of row r's scores into its running maximum and sum (the online softmax):
+// writes the block's probabilities relative to the new maximum and rescales what the row has
+// accumulated so far, so that no whole row of scores is ever needed.
+template <bool kBf16>
+void softmax_row(const Layout& l, float exponent_scale, int64_t r, const Scratch& s) {
+  const float* scores = s.s + r * kKeyBlock;
+  __m512 block_max = _mm512_loadu_ps(scores);
+  for (int64_t j = kLanes; j < kKeyBlock; j += kLanes)
+    block_max = _mm512_max_ps(block_max, _mm512_loadu_ps(scores + j));
+  const float old_max = s.max[r];
+  const float candidate = exponent_scale * _mm512_reduce_max_ps(block_max);
+  const float new_max = candidate > old_max ? candidate : old_max;
+  const __m512 scale = _mm512_set1_ps(exponent_scale), shift = _mm512_set1_ps(new_max);
+  __m512 total = _mm512_setzero_ps();
+  uint32_t* probs = s.p + r * l.block_key_units;
+  for (int64_t j = 0; j < kKeyBlock; j += 2 * kLanes) {
+    const __m512 low = exp2_nonpositive(_mm512_fmsub_ps(_mm512_loadu_ps(scores + j), scale, shift));
+    const __m512 high =
+        exp2_nonpositive(_mm512_fmsub_ps(_mm512_loadu_ps(scores + j + kLanes), scale, shift));
+    total = _mm512_add_ps(total, _mm512_add_ps(low, high));
+    if constexpr (kBf16) {
+      _mm512_storeu_si512(probs + j / 2, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(high, low)));
+    } else {
+      _mm512_storeu_ps(probs + j, low);
+      _mm512_storeu_ps(probs + j + kLanes, high);
+    }
+  }
+  const float correction = __builtin_exp2f(old_max - new_max);  // 0 on the first block
+  s.sum[r] = s.sum[r] * correction + _mm512_reduce_add_ps(total);
+  s.max[r] = new_max;
+  if (correction == 1.0f) return;
+  float* o = s.o + r * l.width;
+  for (int64_t c = 0; c < l.width; c += kLanes)
+    _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), _mm512_set1_ps(correction)));
+}
+
+template <bool kBf16>
+void block_values(const Layout& l, int64_t rows, const uint32_t* v, const Scratch& s) {
+  const int64_t units = l.block_key_units;
+  for (int64_t r = 0; r < rows; r += kRows) {
+    const uint32_t* p = s.p + r * units;
+    for (int64_t c = 0; c < l.width; c += kValueVectors * kLanes) {
+      float* o = s.o + r * l.width + c;
+      switch ((l.width - c) / kLanes) {
+        case 1:
+          value_tile<kBf16, 1>(p, units, units, v + c, l.width, o);
+          break;
+        case 2:
+          value_tile<kBf16, 2>(p, units, units, v + c, l.width, o);
+          break;
+        case 3:
+          value_tile<kBf16, 3>(p, units, units, v + c, l.width, o);
+          break;
+        default:
+          value_tile<kBf16, kValueVectors>(p, units, units, v + c, l.width, o);
+      }
+    }
+  }
+}
+
+template <bool kBf16>
+void attend_rows(const Problem& p, const Layout& l, int64_t rows, const uint32_t* packed,
+                 const Scratch& s) {
+  const uint32_t* keys = packed;
+  const uint32_t* values = packed + l.k_units;
+  const float exponent_scale = p.scale * kLog2e;  // exp(x) = 2^(x log2 e)
+  for (int64_t b = 0; b < l.key_blocks; ++b) {
+    block_scores<kBf16>(l, rows, keys + b * kKeyBlock * l.qk_units, s);
+    const int64_t valid_keys = p.keys - b * kKeyBlock;
+    if (valid_keys < kKeyBlock) mask_keys(rows, valid_keys, s.s);
+    for (int64_t r = 0; r < rows; ++r) softmax_row<kBf16>(l, exponent_scale, r, s);
+    block_values<kBf16>(l, rows, values + b * l.block_key_units * l.width, s);
+  }
+}
+
+}  // namespace
+
+int64_t avx512_packed_bytes(const Problem& p) {
+  const Layout l = layout_of(p);
+  return (l.k_units + l.v_units) * 4;
+}
+
+int64_t avx512_scratch_bytes(const Problem& p) { return scratch_words(layout_of(p)) * 4; }
+
+void avx512_pack(const Problem& p, int64_t m, void* packed) {
+  const Layout l = layout_of(p);
+  auto* words = static_cast<uint32_t*>(packed);
+  pack_keys(p, l, m, words);
+  pack_values(p, l, m, words + l.k_units);
+}
+
+void avx512_attend(const Problem& p, int64_t m, int64_t block, const void* packed, void* scratch) {
+  const Layout l = layout_of(p);
+  const Scratch s = scratch_of(l, scratch);
+  const int64_t first = block * kQueryBlock;
+  const int64_t valid = p.queries - first < kQueryBlock ? p.queries - first : kQueryBlock;
+  const int64_t rows = ceil_div(valid, kRows) * kRows;
+  load_queries(p, l, m, first, s.q);
+  for (int64_t r = 0; r < rows; ++r) {
+    s.max[r] = -__builtin_inff();
+    s.sum[r] = 0.0f;
+    for (int64_t c = 0; c < l.width; ++c) s.o[r * l.width + c] = 0.0f;
+  }
+  const auto* words = static_cast<const uint32_t*>(packed);
+  if (l.bf16)
+    attend_rows<true>(p, l, rows, words, s);
+  else
+    attend_rows<false>(p, l, rows, words, s);
+  write_outputs(p, l, m, first, valid, s);
+}
+
+}  // namespace dd::models::fused_detail
