@@ -171,7 +171,8 @@ torch::Tensor portable_attention(const torch::Tensor& q, const torch::Tensor& k,
 bool use_avx512(FusedAttentionPath path) {
   switch (path) {
     case FusedAttentionPath::kAvx512:
-      TORCH_CHECK(avx512_attention_available(), "fused_attention: this CPU lacks AVX-512F/BW/BF16");
+      TORCH_CHECK(avx512_attention_available(),
+                  "fused_attention: this CPU lacks AVX-512F/BW/VL/BF16");
       return true;
     case FusedAttentionPath::kPortable:
       return false;
@@ -185,7 +186,8 @@ bool use_avx512(FusedAttentionPath path) {
 bool avx512_attention_available() {
   static const bool available = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+    return __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512bf16");
   }();
   return available;
@@ -201,7 +203,7 @@ bool fused_attention_supports(const torch::Tensor& q, const torch::Tensor& k,
   if (q.dim() < 2 || !same_leading_dims(q, k) || !same_leading_dims(q, v)) return false;
   if (k.size(-1) != q.size(-1) || v.size(-2) != k.size(-2)) return false;
   if (k.size(-2) == 0 || q.size(-1) == 0 || v.size(-1) == 0) return false;
-  if (!(scale > 0.0) || !std::isfinite(scale)) return false;
+  if (!(scale > 0.0 && scale <= fd::kMaxScale)) return false;
   const bool needs_grad = q.requires_grad() || k.requires_grad() || v.requires_grad();
   return !(needs_grad && torch::GradMode::is_enabled());
 }

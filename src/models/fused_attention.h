@@ -10,7 +10,7 @@ namespace dd::models {
 
 enum class FusedAttentionPath {
   kAuto,      // AVX-512 when this CPU has it, otherwise portable
-  kAvx512,    // fails when this CPU lacks AVX-512F/BW/BF16
+  kAvx512,    // fails when this CPU lacks AVX-512F/BW/VL/BF16
   kPortable,  // plain C++: the fallback, forced by tests so it stays correct
 };
 
@@ -19,7 +19,7 @@ bool avx512_attention_available();
 
 // Whether fused_attention accepts these inputs: CPU float32 or bfloat16 tensors of one dtype,
 // rank >= 2 with equal leading dimensions, k and v with the same number of keys (at least one),
-// k with q's head dimension, a positive finite scale, and no gradient to compute (the kernel has
+// k with q's head dimension, a scale in (0, 1e6], and no gradient to compute (the kernel has
 // no backward; training goes through the reference).
 bool fused_attention_supports(const torch::Tensor& q, const torch::Tensor& k,
                               const torch::Tensor& v, double scale);

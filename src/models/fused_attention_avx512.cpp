@@ -1,7 +1,8 @@
 // The AVX-512 kernel of fused attention (see fused_attention.h). This translation unit alone is
-// compiled with -mavx512f -mavx512bw -mavx512bf16; fused_attention.cpp calls it only on CPUs that
-// have them. It includes nothing but intrinsics and the plain interface header, so that no inline
-// function compiled here with AVX-512 can leak into the rest of the program (see that header).
+// compiled with -mfma -mavx512f -mavx512bw -mavx512vl -mavx512bf16; fused_attention.cpp calls it
+// only on CPUs that have them. It includes nothing but intrinsics and the plain interface header,
+// so that no inline function compiled here with AVX-512 can leak into the rest of the program (see
+// that header).
 //
 // Both element types share one shape of computation over 32-bit "units": a unit is one float, or
 // a pair of bf16 that _mm512_dpbf16_ps multiplies and adds into one float lane. Scores are
@@ -20,8 +21,9 @@
 
 #include "models/fused_attention_kernel.h"
 
-#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512BF16__)
-#error "build with -mavx512f -mavx512bw -mavx512bf16 (CMakeLists.txt sets them for this file)"
+#if !defined(__FMA__) || !defined(__AVX512F__) || !defined(__AVX512BW__) || \
+    !defined(__AVX512VL__) || !defined(__AVX512BF16__)
+#error "build with -mfma -mavx512f -mavx512bw -mavx512vl -mavx512bf16 (see CMakeLists.txt)"
 #endif
 
 namespace dd::models::fused_detail {
@@ -170,8 +172,7 @@ void write_outputs(const Problem& p, const Layout& l, int64_t m, int64_t first, 
   }
 }
 
-// --- the register tiles
-// ---------------------------------------------------------------------------
+// --- the register tiles -------------------------------------------------------------------------
 
 // acc + a * b per lane: one float, or a bf16 pair's dot product accumulated in float.
 template <bool kBf16>
@@ -209,17 +210,35 @@ void score_tile(const uint32_t* q, int64_t units, const uint32_t* k, float* s) {
       _mm512_storeu_ps(s + r * kKeyBlock + t * kLanes, acc[r][t]);
 }
 
-// o (kRows rows of kVectors * 16 columns, row stride `width`) += p v over `units` key units.
-template <bool kBf16, int kVectors>
+// The same on 8 lanes, for a row whose last 16 columns are at most half used (d = 40: 2.5
+// vectors): a 256-bit instruction costs half a 512-bit one where AVX-512 is split in two halves.
+template <bool kBf16>
+inline __m256 madd_half(__m256 acc, __m512i a, const uint32_t* b) {
+  const __m256i a_half = _mm512_castsi512_si256(a);
+  const __m256i b_half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+  if constexpr (kBf16)
+    return _mm256_dpbf16_ps(acc, reinterpret_cast<__m256bh>(a_half),
+                            reinterpret_cast<__m256bh>(b_half));
+  else
+    return _mm256_fmadd_ps(_mm256_castsi256_ps(a_half), _mm256_castsi256_ps(b_half), acc);
+}
+
+// o (kRows rows of kVectors * 16 columns, then 8 more if kHalf; row stride `width`) += p v over
+// `units` key units.
+template <bool kBf16, int kVectors, bool kHalf>
 void value_tile(const uint32_t* p, int64_t p_stride, int64_t units, const uint32_t* v,
                 int64_t width, float* o) {
-  __m512 acc[kRows][kVectors];
+  __m512 acc[kRows][kVectors > 0 ? kVectors : 1];
+  __m256 half[kRows];
+  const int64_t tail = kVectors * kLanes;
 #pragma GCC unroll 16
-  for (int r = 0; r < kRows; ++r)
+  for (int r = 0; r < kRows; ++r) {
 #pragma GCC unroll 16
     for (int c = 0; c < kVectors; ++c) acc[r][c] = _mm512_loadu_ps(o + r * width + c * kLanes);
+    if constexpr (kHalf) half[r] = _mm256_loadu_ps(o + r * width + tail);
+  }
   for (int64_t u = 0; u < units; ++u) {
-    __m512i values[kVectors];
+    __m512i values[kVectors > 0 ? kVectors : 1];
 #pragma GCC unroll 16
     for (int c = 0; c < kVectors; ++c) values[c] = _mm512_loadu_si512(v + u * width + c * kLanes);
 #pragma GCC unroll 16
@@ -227,25 +246,32 @@ void value_tile(const uint32_t* p, int64_t p_stride, int64_t units, const uint32
       const __m512i prob = _mm512_set1_epi32(static_cast<int>(p[r * p_stride + u]));
 #pragma GCC unroll 16
       for (int c = 0; c < kVectors; ++c) acc[r][c] = madd<kBf16>(acc[r][c], prob, values[c]);
+      if constexpr (kHalf) half[r] = madd_half<kBf16>(half[r], prob, v + u * width + tail);
     }
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < kRows; ++r)
+  for (int r = 0; r < kRows; ++r) {
 #pragma GCC unroll 16
     for (int c = 0; c < kVectors; ++c) _mm512_storeu_ps(o + r * width + c * kLanes, acc[r][c]);
+    if constexpr (kHalf) _mm256_storeu_ps(o + r * width + tail, half[r]);
+  }
 }
 
-// 2^x for x <= 0: x = n + f with |f| <= 1/2, 2^f from its Taylor series (degree 6: relative error
-// below 2e-7, as good as float's rounding), times 2^n by scalef, which gives exactly 0 below the
-// clamp. The clamp also turns the -inf of masked keys into a finite exponent.
+// 2^x for finite x <= 0: x = n + f with |f| <= 1/2, 2^f from its Taylor series, times 2^n by
+// scalef, which underflows cleanly to 0 for any very negative n. Degree 6 (relative error below
+// 2e-7, float's own rounding) for float; degree 4 (4e-5) for bf16, whose probabilities are then
+// rounded to 2^-9 anyway. The softmax spends about a quarter of its instructions here.
+template <bool kBf16>
 inline __m512 exp2_nonpositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-160.0f));
   const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(x, n);
   // ln(2)^i / i!
-  __m512 y = _mm512_set1_ps(1.5403530393381608e-4f);
-  y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.3333558146428443e-3f));
-  y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(9.6181291076284772e-3f));
+  __m512 y = _mm512_set1_ps(9.6181291076284772e-3f);
+  if constexpr (!kBf16) {
+    y = _mm512_set1_ps(1.5403530393381608e-4f);
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.3333558146428443e-3f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(9.6181291076284772e-3f));
+  }
   y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(5.5504108664821580e-2f));
   y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(2.4022650695910071e-1f));
   y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(6.9314718055994531e-1f));
@@ -253,8 +279,7 @@ inline __m512 exp2_nonpositive(__m512 x) {
   return _mm512_scalef_ps(y, n);
 }
 
-// --- one key block
-// --------------------------------------------------------------------------------
+// --- one key block ---------------------------------------------------------------------------
 
 template <bool kBf16>
 void block_scores(const Layout& l, int64_t rows, const uint32_t* k, const Scratch& s) {
@@ -265,9 +290,11 @@ void block_scores(const Layout& l, int64_t rows, const uint32_t* k, const Scratc
 }
 
 // Keys past the end of the last block must get probability 0, whatever their packed zeros score.
+// A finite score rather than -inf: (-inf) - (-inf) would make the exponential's reduction NaN.
+// Scaled by at most kMaxScale * log2(e) it stays finite, and 2^(that) is exactly 0.
 void mask_keys(int64_t rows, int64_t valid_keys, float* s) {
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = valid_keys; j < kKeyBlock; ++j) s[r * kKeyBlock + j] = -__builtin_inff();
+    for (int64_t j = valid_keys; j < kKeyBlock; ++j) s[r * kKeyBlock + j] = -1e30f;
 }
 
 // Folds one block of row r's scores into its running maximum and sum (the online softmax):
@@ -286,9 +313,10 @@ void softmax_row(const Layout& l, float exponent_scale, int64_t r, const Scratch
   __m512 total = _mm512_setzero_ps();
   uint32_t* probs = s.p + r * l.block_key_units;
   for (int64_t j = 0; j < kKeyBlock; j += 2 * kLanes) {
-    const __m512 low = exp2_nonpositive(_mm512_fmsub_ps(_mm512_loadu_ps(scores + j), scale, shift));
-    const __m512 high =
-        exp2_nonpositive(_mm512_fmsub_ps(_mm512_loadu_ps(scores + j + kLanes), scale, shift));
+    const __m512 low =
+        exp2_nonpositive<kBf16>(_mm512_fmsub_ps(_mm512_loadu_ps(scores + j), scale, shift));
+    const __m512 high = exp2_nonpositive<kBf16>(
+        _mm512_fmsub_ps(_mm512_loadu_ps(scores + j + kLanes), scale, shift));
     total = _mm512_add_ps(total, _mm512_add_ps(low, high));
     if constexpr (kBf16) {
       _mm512_storeu_si512(probs + j / 2, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(high, low)));
@@ -306,27 +334,46 @@ void softmax_row(const Layout& l, float exponent_scale, int64_t r, const Scratch
     _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), _mm512_set1_ps(correction)));
 }
 
+// The value tile for `columns` (at most 4.5 vectors) output columns starting at column c.
 template <bool kBf16>
-void block_values(const Layout& l, int64_t rows, const uint32_t* v, const Scratch& s) {
-  const int64_t units = l.block_key_units;
+void value_columns(const Layout& l, const uint32_t* p, const uint32_t* v, int64_t c,
+                   int64_t columns, float* o) {
+  const int64_t u = l.block_key_units, w = l.width;
+  v += c;
+  o += c;
+  switch ((columns + 7) / 8) {  // half vectors, rounded up
+    case 1:
+      return value_tile<kBf16, 0, true>(p, u, u, v, w, o);
+    case 2:
+      return value_tile<kBf16, 1, false>(p, u, u, v, w, o);
+    case 3:
+      return value_tile<kBf16, 1, true>(p, u, u, v, w, o);
+    case 4:
+      return value_tile<kBf16, 2, false>(p, u, u, v, w, o);
+    case 5:
+      return value_tile<kBf16, 2, true>(p, u, u, v, w, o);
+    case 6:
+      return value_tile<kBf16, 3, false>(p, u, u, v, w, o);
+    case 7:
+      return value_tile<kBf16, 3, true>(p, u, u, v, w, o);
+    case 8:
+      return value_tile<kBf16, 4, false>(p, u, u, v, w, o);
+    default:
+      return value_tile<kBf16, 4, true>(p, u, u, v, w, o);
+  }
+}
+
+// Output columns in groups of 4 vectors; the last group takes the remainder, up to 4.5 vectors.
+template <bool kBf16>
+void block_values(const Layout& l, int64_t rows, int64_t v_dim, const uint32_t* v,
+                  const Scratch& s) {
   for (int64_t r = 0; r < rows; r += kRows) {
-    const uint32_t* p = s.p + r * units;
-    for (int64_t c = 0; c < l.width; c += kValueVectors * kLanes) {
-      float* o = s.o + r * l.width + c;
-      switch ((l.width - c) / kLanes) {
-        case 1:
-          value_tile<kBf16, 1>(p, units, units, v + c, l.width, o);
-          break;
-        case 2:
-          value_tile<kBf16, 2>(p, units, units, v + c, l.width, o);
-          break;
-        case 3:
-          value_tile<kBf16, 3>(p, units, units, v + c, l.width, o);
-          break;
-        default:
-          value_tile<kBf16, kValueVectors>(p, units, units, v + c, l.width, o);
-      }
-    }
+    const uint32_t* p = s.p + r * l.block_key_units;
+    float* o = s.o + r * l.width;
+    int64_t c = 0;
+    for (; v_dim - c > kValueVectors * kLanes + kLanes / 2; c += kValueVectors * kLanes)
+      value_columns<kBf16>(l, p, v, c, kValueVectors * kLanes, o);
+    value_columns<kBf16>(l, p, v, c, v_dim - c, o);
   }
 }
 
@@ -341,7 +388,7 @@ void attend_rows(const Problem& p, const Layout& l, int64_t rows, const uint32_t
     const int64_t valid_keys = p.keys - b * kKeyBlock;
     if (valid_keys < kKeyBlock) mask_keys(rows, valid_keys, s.s);
     for (int64_t r = 0; r < rows; ++r) softmax_row<kBf16>(l, exponent_scale, r, s);
-    block_values<kBf16>(l, rows, values + b * l.block_key_units * l.width, s);
+    block_values<kBf16>(l, rows, p.v_dim, values + b * l.block_key_units * l.width, s);
   }
 }
 

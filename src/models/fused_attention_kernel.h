@@ -13,6 +13,10 @@ namespace dd::models::fused_detail {
 constexpr int64_t kQueryBlock = 64;
 constexpr int64_t kKeyBlock = 128;
 
+// Softmax scales above this are refused (no model comes near): the kernel masks missing keys with
+// a large finite score whose scaled value must stay finite.
+constexpr double kMaxScale = 1e6;
+
 enum class Element { kFloat32, kBFloat16 };
 
 // A batch of matrices [rows, cols] with unit stride along cols; matrix m starts at element

@@ -121,16 +121,19 @@ TEST_F(FusedAttention, AcceptsStridedViewsAndKeepsTheQueryLayout) {
 
 TEST_F(FusedAttention, ValuesMayBeWiderThanTheHeadDimension) {
   auto generator = at::detail::createCPUGenerator(9);
-  for (const auto type : {torch::kFloat32, torch::kBFloat16}) {
-    const auto q = torch::randn({2, 3, 70, 24}, generator).to(type);
-    const auto k = torch::randn({2, 3, 140, 24}, generator).to(type);
-    const auto v = torch::randn({2, 3, 140, 56}, generator).to(type);
-    const auto expected = truth({q, k, v}, 0.2);
-    for (const auto path : paths()) {
-      const auto got = fused_attention(q, k, v, 0.2, path);
-      EXPECT_LE(error(got, expected), type == torch::kFloat32 ? fp32_bound(expected) : kBf16Bound);
+  // 56 and 72 columns: 3 and 4 vectors of 16 and a half one, the widest output tile.
+  for (const int64_t width : {56, 72})
+    for (const auto type : {torch::kFloat32, torch::kBFloat16}) {
+      const auto q = torch::randn({2, 3, 70, 24}, generator).to(type);
+      const auto k = torch::randn({2, 3, 140, 24}, generator).to(type);
+      const auto v = torch::randn({2, 3, 140, width}, generator).to(type);
+      const auto expected = truth({q, k, v}, 0.2);
+      for (const auto path : paths()) {
+        const auto got = fused_attention(q, k, v, 0.2, path);
+        EXPECT_LE(error(got, expected),
+                  type == torch::kFloat32 ? fp32_bound(expected) : kBf16Bound);
+      }
     }
-  }
 }
 
 TEST_F(FusedAttention, LargeScoresDoNotOverflow) {
@@ -173,6 +176,7 @@ TEST_F(FusedAttention, AttentionUsesTheFusedKernelOnlyWhereItCan) {
   EXPECT_FALSE(fused_attention_supports(x.q, x.k.narrow(0, 0, 1), x.v.narrow(0, 0, 1), 0.25));
   EXPECT_FALSE(fused_attention_supports(x.q.to(torch::kDouble), x.k, x.v, 0.25));
   EXPECT_FALSE(fused_attention_supports(x.q, x.k, x.v, 0.0));
+  EXPECT_FALSE(fused_attention_supports(x.q, x.k, x.v, 1e7));
 }
 
 TEST(FusedAttentionTraining, GradientsFlowThroughTheReference) {
