@@ -33,8 +33,8 @@ std::string reproducing_command(const TrainArgs& args) {
   command << "diffusiond train --seed " << s.seed << " --vae-steps " << s.vae_steps
           << " --vae-batch " << s.vae_batch << " --vae-lr " << s.vae_lr << " --steps " << s.steps
           << " --batch " << s.batch << " --lr " << s.lr << " --ema-decay " << s.ema_decay
-          << " --decoder-steps " << s.decoder_steps << " --save-dtype " << args.save_dtype
-          << " --out " << args.out;
+          << " --decoder-steps " << s.decoder_steps << " --refine-steps " << s.refine_steps
+          << " --save-dtype " << args.save_dtype << " --out " << args.out;
   if (args.max_steps > 0) command << " --max-steps " << args.max_steps;
   return command.str();
 }
@@ -83,7 +83,11 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--batch", s.batch, "Pictures per UNet step")->capture_default_str();
   cmd->add_option("--lr", s.lr, "Peak UNet + text encoder learning rate")->capture_default_str();
   cmd->add_option("--decoder-steps", s.decoder_steps,
-                  "Steps training the VAE decoder alone at the end (0 = none)")
+                  "Steps training the VAE decoder alone after the UNet (0 = none)")
+      ->capture_default_str();
+  cmd->add_option(
+         "--refine-steps", s.refine_steps,
+         "Steps refining the UNet and text encoder with offset noise at the end (0 = none)")
       ->capture_default_str();
   cmd->add_option("--ema-decay", s.ema_decay, "Decay of the exported weight average")
       ->capture_default_str();

@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kDiffusionStream = 200;
+constexpr uint64_t kRefineStream = 400;
 
 std::vector<torch::Tensor> joined_parameters(torch::nn::Module& a, torch::nn::Module& b) {
   std::vector<torch::Tensor> parameters = a.parameters();
@@ -81,16 +82,34 @@ torch::Tensor DiffusionTrainer::token_ids(const std::vector<std::string>& captio
   return torch::stack(rows);
 }
 
-double DiffusionTrainer::step(int index) {
-  unet_->train();
-  text_encoder_->train();
+SceneBatchOptions DiffusionTrainer::batch_options() const {
   SceneBatchOptions options;
   options.batch = settings_.batch;
   options.image_size = kSceneImageSize;
   options.caption_dropout = settings_.caption_dropout;
-  const SceneBatch batch = training_step_batch(settings_.seed, kDiffusionStream, index, options);
-  const int64_t n = batch.images.size(0);
+  return options;
+}
 
+double DiffusionTrainer::step(int index) {
+  const SceneBatch batch =
+      training_step_batch(settings_.seed, kDiffusionStream, index, batch_options());
+  return train_on(batch,
+                  learning_rate(settings_.lr, index, settings_.warmup_steps, settings_.steps), 0.0,
+                  index);
+}
+
+double DiffusionTrainer::refine_step(int index) {
+  const SceneBatch batch =
+      training_step_batch(settings_.seed, kRefineStream, index, batch_options());
+  return train_on(batch, learning_rate(settings_.refine_lr, index, 0, settings_.refine_steps),
+                  settings_.refine_offset_noise, settings_.steps + index);
+}
+
+double DiffusionTrainer::train_on(const SceneBatch& batch, double rate, double offset_noise,
+                                  int ema_index) {
+  unet_->train();
+  text_encoder_->train();
+  const int64_t n = batch.images.size(0);
   torch::Tensor latents;
   {
     torch::NoGradGuard no_grad;
@@ -100,11 +119,12 @@ double DiffusionTrainer::step(int index) {
   }
   const torch::Tensor t = torch::randint(0, alphas_cumprod_.size(0), {n}, torch::kInt64);
   const torch::Tensor alpha = alphas_cumprod_.index_select(0, t).view({n, 1, 1, 1});
-  const torch::Tensor noise = torch::randn_like(latents);
+  torch::Tensor noise = torch::randn_like(latents);
+  if (offset_noise > 0)
+    noise = noise + offset_noise * torch::randn({n, latents.size(1), 1, 1}, latents.options());
   const torch::Tensor noisy = alpha.sqrt() * latents + (1 - alpha).sqrt() * noise;
 
-  set_learning_rate(*optimizer_,
-                    learning_rate(settings_.lr, index, settings_.warmup_steps, settings_.steps));
+  set_learning_rate(*optimizer_, rate);
   optimizer_->zero_grad();
   const torch::Tensor context = text_encoder_->forward(token_ids(batch.captions)).last_hidden_state;
   const torch::Tensor prediction = unet_->forward(noisy, t.to(torch::kFloat32), context);
@@ -114,7 +134,7 @@ double DiffusionTrainer::step(int index) {
   loss.backward();
   torch::nn::utils::clip_grad_norm_(joined_parameters(*unet_, *text_encoder_), 1.0);
   optimizer_->step();
-  update_ema(index);
+  update_ema(ema_index);
   return loss.item<double>();
 }
 

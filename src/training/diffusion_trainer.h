@@ -12,6 +12,7 @@
 #include "models/unet.h"
 #include "models/vae.h"
 #include "text/clip_tokenizer.h"
+#include "training/scene_batch.h"
 #include "training/training_settings.h"
 
 namespace dd::training {
@@ -28,6 +29,8 @@ class DiffusionTrainer {
 
   // One optimiser step on batch `index` of the diffusion stream; returns the loss.
   double step(int index);
+  // One step of phase 4 (refinement with offset noise) on batch `index` of its own stream.
+  double refine_step(int index);
 
   // unet / text_encoder (+ their _ema) .safetensors and diffusion_optimizer.pt in `dir`.
   void save(const std::string& dir);
@@ -39,6 +42,11 @@ class DiffusionTrainer {
 
  private:
   torch::Tensor token_ids(const std::vector<std::string>& captions) const;
+  SceneBatchOptions batch_options() const;
+  // One optimiser step on `batch` at `learning_rate`; `ema_index` is the step's index in the
+  // weight average (which continues from phase 2 into phase 4).
+  double train_on(const SceneBatch& batch, double learning_rate, double offset_noise,
+                  int ema_index);
   void update_ema(int index);
 
   models::ModelConfig config_;

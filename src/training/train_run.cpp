@@ -115,6 +115,8 @@ TrainRun::TrainRun(std::string work_dir, const TrainingSettings& settings)
     progress_.diffusion_seconds = json.at("diffusion_seconds").get<double>();
     progress_.decoder_step = json.value("decoder_step", 0);
     progress_.decoder_seconds = json.value("decoder_seconds", 0.0);
+    progress_.refine_step = json.value("refine_step", 0);
+    progress_.refine_seconds = json.value("refine_seconds", 0.0);
     progress_.sessions = json.value("sessions", nlohmann::json::array());
     if (progress_.step > 0 && progress_.vae_step < settings_.vae_steps)
       throw Error("--vae-steps cannot grow once the diffusion phase has started (it was " +
@@ -129,7 +131,8 @@ std::string TrainRun::path(const std::string& name) const {
 
 bool TrainRun::done() const {
   return progress_.vae_step >= settings_.vae_steps && progress_.step >= settings_.steps &&
-         progress_.decoder_step >= settings_.decoder_steps;
+         progress_.decoder_step >= settings_.decoder_steps &&
+         progress_.refine_step >= settings_.refine_steps;
 }
 
 void TrainRun::save_state() const {
@@ -141,6 +144,8 @@ void TrainRun::save_state() const {
                          {"diffusion_seconds", progress_.diffusion_seconds},
                          {"decoder_step", progress_.decoder_step},
                          {"decoder_seconds", progress_.decoder_seconds},
+                         {"refine_step", progress_.refine_step},
+                         {"refine_seconds", progress_.refine_seconds},
                          {"sessions", progress_.sessions}};
   const std::string temporary = path("state.json.tmp");
   {
@@ -158,7 +163,8 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log, const std::string
                                 {"from",
                                  {{"vae_step", progress_.vae_step},
                                   {"step", progress_.step},
-                                  {"decoder_step", progress_.decoder_step}}}});
+                                  {"decoder_step", progress_.decoder_step},
+                                  {"refine_step", progress_.refine_step}}}});
   int steps_run = 0;
   const text::ClipTokenizer tokenizer = text::ClipTokenizer::from_dir(path("tokenizer"));
   models::ModelConfig config = scene_model_config(scene_model_tokens(tokenizer));
@@ -212,13 +218,25 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log, const std::string
     decoder.save(work_dir_);
     save_state();
   };
-  if (progress_.decoder_step >= settings_.decoder_steps) return true;
-  PhaseLoop phase{"decoder",
-                  progress_.decoder_step,
-                  settings_.decoder_steps,
-                  progress_.decoder_seconds,
-                  [&](int i) { return decoder.step(i); },
-                  save_decoder};
+  if (progress_.decoder_step < settings_.decoder_steps) {
+    PhaseLoop phase{"decoder",
+                    progress_.decoder_step,
+                    settings_.decoder_steps,
+                    progress_.decoder_seconds,
+                    [&](int i) { return decoder.step(i); },
+                    save_decoder};
+    if (!run_phase(phase, limits, start, steps_run, log)) return false;
+  }
+
+  // After the decoder: the phases train disjoint weights (the UNet's encoder latents do not
+  // depend on the decoder), so their order does not change the result.
+  if (progress_.refine_step >= settings_.refine_steps) return true;
+  PhaseLoop phase{"refine",
+                  progress_.refine_step,
+                  settings_.refine_steps,
+                  progress_.refine_seconds,
+                  [&](int i) { return diffusion.refine_step(i); },
+                  save_diffusion};
   return run_phase(phase, limits, start, steps_run, log);
 }
 
@@ -243,6 +261,7 @@ void TrainRun::export_model(const std::string& out_dir, torch::ScalarType dtype)
                            {"vae_training_seconds", std::round(progress_.vae_seconds)},
                            {"diffusion_training_seconds", std::round(progress_.diffusion_seconds)},
                            {"decoder_training_seconds", std::round(progress_.decoder_seconds)},
+                           {"refine_training_seconds", std::round(progress_.refine_seconds)},
                            {"latent_scaling_factor", progress_.scaling_factor}};
   export_diffusers_model(model, out_dir, dtype);
 }

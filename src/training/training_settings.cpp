@@ -21,7 +21,10 @@ nlohmann::json to_json(const TrainingSettings& s) {
           {"ema_decay", s.ema_decay},
           {"warmup_steps", s.warmup_steps},
           {"min_snr_gamma", s.min_snr_gamma},
-          {"decoder_steps", s.decoder_steps}};
+          {"decoder_steps", s.decoder_steps},
+          {"refine_steps", s.refine_steps},
+          {"refine_lr", s.refine_lr},
+          {"refine_offset_noise", s.refine_offset_noise}};
 }
 
 TrainingSettings settings_from_json(const nlohmann::json& json) {
@@ -42,6 +45,11 @@ TrainingSettings settings_from_json(const nlohmann::json& json) {
     s.decoder_steps = json.value("decoder_steps", 0);
     s.vae_object_weight = json.value("vae_object_weight", 0.0);
     s.min_snr_gamma = json.value("min_snr_gamma", 0.0);
+    // Runs from before phase 4 had no refinement; its recipe is today's if they add one.
+    const TrainingSettings defaults;
+    s.refine_steps = json.value("refine_steps", 0);
+    s.refine_lr = json.value("refine_lr", defaults.refine_lr);
+    s.refine_offset_noise = json.value("refine_offset_noise", defaults.refine_offset_noise);
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training settings: ") + e.what());
@@ -50,7 +58,7 @@ TrainingSettings settings_from_json(const nlohmann::json& json) {
 
 bool TrainingSettings::same_run_as(const TrainingSettings& other) const {
   nlohmann::json a = to_json(*this), b = to_json(other);
-  for (const char* key : {"vae_steps", "steps", "decoder_steps"}) {
+  for (const char* key : {"vae_steps", "steps", "decoder_steps", "refine_steps"}) {
     a.erase(key);
     b.erase(key);
   }
@@ -76,6 +84,11 @@ void validate(const TrainingSettings& s) {
   require(s.vae_object_weight >= 0 && s.vae_object_weight <= 100,
           "the VAE's object weight must be in [0, 100]");
   require(s.min_snr_gamma >= 0, "the min-SNR gamma must not be negative");
+  require(s.refine_steps >= 0 && s.refine_steps <= 10'000'000,
+          "--refine-steps must be 0..10000000");
+  require(s.refine_lr > 0 && s.refine_lr < 1, "the refinement learning rate must be in (0, 1)");
+  require(s.refine_offset_noise >= 0 && s.refine_offset_noise <= 10,
+          "the offset noise must be in [0, 10]");
 }
 
 double learning_rate(double peak, int step, int warmup, int total) {

@@ -17,7 +17,7 @@ struct TrainingSettings {
   // share of each picture, and the evaluator grades exactly them (0 = plain mean).
   double vae_object_weight = 4.0;
   // Phase 2: UNet and text encoder together on the frozen VAE's latents.
-  int steps = 5000;
+  int steps = 4000;
   int batch = 32;
   double lr = 5e-4;
   double caption_dropout = 0.1;
@@ -27,7 +27,14 @@ struct TrainingSettings {
   // ratio count less, so training spends itself on layout and colour (0 = plain mean).
   double min_snr_gamma = 5.0;
   // Phase 3: the VAE decoder alone, on the frozen encoder's latents (0 = skip).
-  int decoder_steps = 0;
+  int decoder_steps = 800;
+  // Phase 4: the UNet and text encoder refined with offset noise (a random constant per picture
+  // and channel added to the noise), 0 = skip. A 16x16 latent's mean survives even the last
+  // noise level, so without it the model reads the background colour off its noisy input and
+  // never learns it from the caption; at generation time that input is pure noise.
+  int refine_steps = 1000;
+  double refine_lr = 2e-4;
+  double refine_offset_noise = 0.2;
 
   // Only the step counts may change on resume (to train longer or stop earlier).
   bool same_run_as(const TrainingSettings& other) const;

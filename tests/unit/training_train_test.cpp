@@ -30,10 +30,12 @@ fs::path fresh_dir(const std::string& name) {
 }
 
 // A run small enough for a unit test: two pictures per step, a few steps per phase.
-TrainingSettings tiny_settings(int vae_steps = 2, int steps = 2, int decoder_steps = 2) {
+TrainingSettings tiny_settings(int vae_steps = 2, int steps = 2, int decoder_steps = 2,
+                               int refine_steps = 2) {
   TrainingSettings s;
   s.vae_steps = vae_steps;
   s.decoder_steps = decoder_steps;
+  s.refine_steps = refine_steps;
   s.vae_batch = 2;
   s.steps = steps;
   s.batch = 2;
@@ -65,6 +67,8 @@ TEST(TrainingSettings, JsonRoundTripAndValidation) {
   nlohmann::json older = to_json(s);
   older.erase("vae_object_weight");
   older.erase("min_snr_gamma");
+  older.erase("refine_steps");
+  EXPECT_EQ(settings_from_json(older).refine_steps, 0);  // no phase 4 before it existed
   EXPECT_EQ(settings_from_json(older).vae_object_weight, 0.0);
   EXPECT_EQ(settings_from_json(older).min_snr_gamma, 0.0);
   EXPECT_FALSE(settings_from_json(older).same_run_as(s));
@@ -72,6 +76,7 @@ TEST(TrainingSettings, JsonRoundTripAndValidation) {
   TrainingSettings longer = s;
   longer.steps = 100;
   longer.vae_steps = 50;
+  longer.refine_steps = 7;
   EXPECT_TRUE(s.same_run_as(longer));  // only step counts may change on resume
   TrainingSettings other = s;
   other.batch = 3;
@@ -82,7 +87,9 @@ TEST(TrainingSettings, JsonRoundTripAndValidation) {
         +[](TrainingSettings& t) { t.lr = 0; }, +[](TrainingSettings& t) { t.ema_decay = 1; },
         +[](TrainingSettings& t) { t.caption_dropout = -0.1; },
         +[](TrainingSettings& t) { t.vae_object_weight = -1; },
-        +[](TrainingSettings& t) { t.min_snr_gamma = -1; }}) {
+        +[](TrainingSettings& t) { t.min_snr_gamma = -1; },
+        +[](TrainingSettings& t) { t.refine_steps = -1; },
+        +[](TrainingSettings& t) { t.refine_offset_noise = -0.1; }}) {
     TrainingSettings t = s;
     broken(t);
     EXPECT_THROW(validate(t), Error);
@@ -141,6 +148,8 @@ TEST(TrainRun, ExportsAModelTheEngineLoadsAndRuns) {
   ASSERT_TRUE(run.run({}, log));
   EXPECT_NE(log.str().find("diffusion step 2/2"), std::string::npos) << log.str();
   EXPECT_NE(log.str().find("decoder step 2/2"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("refine step 2/2"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("vae: round trip of held-out scenes: colour "), std::string::npos);
   EXPECT_GT(run.progress().scaling_factor, 0);
   run.export_model((dir / "model").string(), torch::kFloat32);
 
@@ -170,23 +179,26 @@ TEST(TrainRun, ExportsAModelTheEngineLoadsAndRuns) {
 
 TEST(TrainRun, ResumedRunEqualsAnUninterruptedOne) {
   const fs::path dir = fresh_dir("resume");
-  const TrainingSettings settings = tiny_settings(3, 3, 3);
+  const TrainingSettings settings = tiny_settings(3, 3, 3, 3);
   std::ostringstream log;
   TrainRun straight((dir / "straight").string(), settings);
   ASSERT_TRUE(straight.run({}, log));
 
-  RunLimits two_steps;
-  two_steps.max_steps = 2;
-  for (int call = 0; call < 2; ++call) {  // stops inside the VAE phase, then the diffusion one
+  RunLimits five_steps;
+  five_steps.max_steps = 5;
+  for (int call = 0; call < 2; ++call) {  // stops inside the diffusion phase, then the refining
     TrainRun part((dir / "resumed").string(), settings);
-    ASSERT_FALSE(part.run(two_steps, log));
+    ASSERT_FALSE(part.run(five_steps, log));
   }
   TrainRun rest((dir / "resumed").string(), settings);
   EXPECT_EQ(rest.progress().vae_step, 3);
-  EXPECT_EQ(rest.progress().step, 1);
+  EXPECT_EQ(rest.progress().step, 3);
+  EXPECT_EQ(rest.progress().decoder_step, 3);
+  EXPECT_EQ(rest.progress().refine_step, 1);
   ASSERT_TRUE(rest.run({}, log));
   EXPECT_EQ(rest.progress().sessions.size(), 3u);  // every call is in the run's history
-  for (const char* file : {"vae.safetensors", "unet.safetensors", "text_encoder_ema.safetensors"})
+  for (const char* file : {"vae.safetensors", "unet.safetensors", "unet_ema.safetensors",
+                           "text_encoder_ema.safetensors"})
     EXPECT_LT(max_difference(dir / "straight" / file, dir / "resumed" / file), 1e-6) << file;
   fs::remove_all(dir);
 }
@@ -211,6 +223,22 @@ TEST(TrainRun, DecoderPhaseChangesOnlyTheDecoder) {
     decoder_changed += decoder_side && !same;
   }
   EXPECT_GT(decoder_changed, 10);
+  fs::remove_all(dir);
+}
+
+TEST(TrainRun, RefinePhaseChangesTheUNetButNotTheVae) {
+  const fs::path dir = fresh_dir("refine");
+  std::ostringstream log;
+  TrainRun before((dir / "before").string(), tiny_settings(2, 1, 1, 0));
+  ASSERT_TRUE(before.run({}, log));
+  TrainRun after((dir / "after").string(), tiny_settings(2, 1, 1, 2));
+  ASSERT_TRUE(after.run({}, log));
+  EXPECT_EQ(max_difference(dir / "before/vae.safetensors", dir / "after/vae.safetensors"), 0);
+  EXPECT_GT(max_difference(dir / "before/unet_ema.safetensors", dir / "after/unet_ema.safetensors"),
+            0);
+  EXPECT_GT(max_difference(dir / "before/text_encoder.safetensors",
+                           dir / "after/text_encoder.safetensors"),
+            0);
   fs::remove_all(dir);
 }
 
