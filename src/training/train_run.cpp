@@ -7,6 +7,7 @@
 #include <functional>
 #include <iomanip>
 #include <ostream>
+#include <sstream>
 
 #include "training/decoder_trainer.h"
 #include "training/diffusion_trainer.h"
@@ -77,11 +78,13 @@ bool run_phase(PhaseLoop phase, const RunLimits& limits, Clock::time_point run_s
     ++window;
     if (window == limits.log_every || phase.step == phase.total) {
       const double per_step = seconds_since(window_start) / window;
-      log << phase.name << " step " << phase.step << "/" << phase.total << "  loss "
-          << std::setprecision(4) << loss_sum / window << "  " << std::setprecision(3) << per_step
-          << " s/step  " << std::fixed << std::setprecision(1)
-          << per_step * (phase.total - phase.step) / 60 << " min left" << std::defaultfloat
-          << std::endl;
+      // Formatted apart, so the precision set here does not stick to the caller's stream.
+      std::ostringstream line;
+      line << phase.name << " step " << phase.step << "/" << phase.total << "  loss "
+           << std::setprecision(4) << loss_sum / window << "  " << std::setprecision(3) << per_step
+           << " s/step  " << std::fixed << std::setprecision(1)
+           << per_step * (phase.total - phase.step) / 60 << " min left";
+      log << line.str() << std::endl;
       loss_sum = 0;
       window = 0;
       window_start = Clock::now();

@@ -151,6 +151,10 @@ TEST(TrainRun, ExportsAModelTheEngineLoadsAndRuns) {
   EXPECT_NE(log.str().find("refine step 2/2"), std::string::npos) << log.str();
   EXPECT_NE(log.str().find("vae: round trip of held-out scenes: colour "), std::string::npos);
   EXPECT_GT(run.progress().scaling_factor, 0);
+  // In full: the progress lines' formatting once cut it to one digit ("0.4").
+  std::ostringstream scaling_line;
+  scaling_line << "vae: latent scaling factor " << run.progress().scaling_factor << "\n";
+  EXPECT_NE(log.str().find(scaling_line.str()), std::string::npos) << log.str();
   run.export_model((dir / "model").string(), torch::kFloat32);
 
   for (const char* file : {"model_index.json", "training.json", "unet/config.json",
