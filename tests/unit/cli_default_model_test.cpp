@@ -15,6 +15,7 @@
 #include "cli/main.h"
 #include "cli/model_choice.h"
 #include "io/image.h"
+#include "scenes/palette.h"
 #include "serve_process.h"
 #include "service/crypto.h"
 #include "service/model_registry.h"
@@ -25,7 +26,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kPrompt = "a red circle on a blue background";
+// The README's request.
+constexpr const char* kPrompt = "a large red circle in the centre on a blue background";
+
+// The palette colour nearest to pixel (x, y).
+scenes::Colour colour_at(const io::Image& image, int x, int y) {
+  const uint8_t* p = &image.rgb[3 * (static_cast<size_t>(y) * image.width + x)];
+  return scenes::nearest_colour(p[0], p[1], p[2]);
+}
 
 #define DD_REQUIRE_BUILTIN_MODEL()                                                              \
   do {                                                                                          \
@@ -87,8 +95,12 @@ TEST(DefaultModel, ServeAnswersASyncRequestWithAPng) {
     EXPECT_EQ(reply->get_header_value("Content-Type"), "image/png");
     const std::vector<uint8_t> bytes(reply->body.begin(), reply->body.end());
     const auto image = io::decode_png(bytes, "the /sd answer");
-    EXPECT_EQ(image.width, 64);
-    EXPECT_EQ(image.height, 64);
+    ASSERT_EQ(image.width, 64);
+    ASSERT_EQ(image.height, 64);
+    // What the README promises: a red circle in the centre, a blue background around it.
+    EXPECT_EQ(colour_at(image, 32, 32), scenes::Colour::kRed);
+    for (const auto& [x, y] : {std::pair{2, 2}, {61, 2}, {2, 61}, {61, 61}})
+      EXPECT_EQ(colour_at(image, x, y), scenes::Colour::kBlue) << x << "," << y;
   }
   fs::remove_all(data_dir);
 }
