@@ -2,9 +2,12 @@
 
 #include <ATen/ExpandUtils.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include "models/fused_attention.h"
 
 namespace dd::cli {
 
@@ -38,6 +41,7 @@ Kind kind_of(const char* name) {
       {"aten::matmul", Kind::Matmul},
       {"aten::bmm", Kind::Matmul},
       {"aten::baddbmm", Kind::Matmul},
+      {models::kFusedAttentionEvent, Kind::Matmul},
   };
   for (const auto& op : ops)
     if (std::strcmp(name, op.name) == 0) return op.kind;
@@ -123,6 +127,15 @@ double flops_of(Kind kind, const char* name, c10::ArrayRef<const c10::IValue> ar
     const auto& weight = args[1].toTensor();
     const double outputs = weight.dim() == 2 ? static_cast<double>(weight.size(0)) : 1.0;
     return 2.0 * static_cast<double>(args[0].toTensor().numel()) * outputs;
+  }
+  if (std::strcmp(name, models::kFusedAttentionEvent) == 0) {
+    if (!tensor_at(0) || !tensor_at(1) || !tensor_at(2)) return -1;
+    // q k^T, then probabilities [..., Nq, Nk] times v.
+    const auto& q = args[0].toTensor();
+    const auto& v = args[2].toTensor();
+    return product_flops(q, args[1].toTensor().transpose(-2, -1)) +
+           2.0 * static_cast<double>(q.numel() / std::max<int64_t>(1, q.size(-1))) *
+               static_cast<double>(v.size(-2)) * static_cast<double>(v.size(-1));
   }
   const size_t first = three_operands ? 1 : 0;
   if (!tensor_at(first) || !tensor_at(first + 1)) return -1;

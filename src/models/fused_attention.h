@@ -14,6 +14,10 @@ enum class FusedAttentionPath {
   kPortable,  // plain C++: the fallback, forced by tests so it stays correct
 };
 
+// The RecordFunction event each fused_attention call emits, with inputs (q, k, v): profilers and
+// FLOP counters see the two matrix products it does without ATen operators.
+constexpr const char* kFusedAttentionEvent = "dd::fused_attention";
+
 // Whether this CPU can run FusedAttentionPath::kAvx512.
 bool avx512_attention_available();
 
