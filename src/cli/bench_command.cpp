@@ -22,6 +22,7 @@ struct BenchArgs {
   std::string tokenizer, work_dir;
   bool json = false;
   bool tiny = false;
+  bool unfused_baseline = false;
 };
 
 int parse_int(const std::string& option, const std::string& text, int min, int max) {
@@ -54,6 +55,7 @@ BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& extras) {
   o.tokenizer_dir = a.tokenizer;
   o.work_dir = a.work_dir;
   o.tiny = a.tiny;
+  o.unfused_baseline = a.unfused_baseline;
   return o;
 }
 
@@ -102,6 +104,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   option("--work-dir", args->work_dir, "DIR",
          "Where the temporary checkpoint goes (default: the system's temp folder)");
   cmd->add_flag("--json", args->json, "Print JSON instead of a table");
+  cmd->add_flag("--unfused-baseline", args->unfused_baseline,
+                "Also time the guided UNet step with the unfused (matmul + softmax) attention, "
+                "for the fused kernel's before/after ratio");
   // For the tool's own tests: a narrow model of the preset's structure, fast at any size.
   cmd->add_flag("--tiny", args->tiny)->group("");
   cmd->footer(kFooter);

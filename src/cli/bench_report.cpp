@@ -74,6 +74,10 @@ ordered_json bench_json(const BenchResult& r) {
   out["text_encode"] = part_json(r.text_encode, r);
   out["unet_step"] = part_json(r.unet_step, r);
   out["unet_cfg_step"] = part_json(r.unet_cfg_step, r);
+  if (!r.unet_cfg_step_unfused.seconds.empty()) {
+    out["unet_cfg_step_unfused_attention"] = part_json(r.unet_cfg_step_unfused, r);
+    out["fused_attention_speedup"] = r.unet_cfg_step_unfused.median() / r.unet_cfg_step.median();
+  }
   out["vae_decode"] = part_json(r.vae_decode, r);
   out["image"] = part_json(r.image, r);
   out["checkpoint_load"] = {{"seconds", r.checkpoint_load.median()},
@@ -104,8 +108,14 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
   print_part(out, "text_encode", r.text_encode, r);
   print_part(out, "unet_step", r.unet_step, r);
   print_part(out, "unet_cfg_step", r.unet_cfg_step, r);
+  if (!r.unet_cfg_step_unfused.seconds.empty())
+    print_part(out, "  unfused attn", r.unet_cfg_step_unfused, r);
   print_part(out, "vae_decode", r.vae_decode, r);
   print_part(out, "image (" + std::to_string(o.steps) + " steps)", r.image, r);
+  if (!r.unet_cfg_step_unfused.seconds.empty())
+    out << "\nfused attention: guided step " +
+               fixed(r.unet_cfg_step_unfused.median() / r.unet_cfg_step.median(), 2) +
+               "x faster than with the unfused attention\n";
   out << "\ncheckpoint load: " << gib(static_cast<double>(r.checkpoint_bytes)) << " in "
       << fixed(r.checkpoint_load.median(), 2) << " s (median of "
       << r.checkpoint_load.seconds.size() << ")\n"

@@ -12,6 +12,7 @@
 #include "cli/bench_tiny_model.h"
 #include "cli/process_memory.h"
 #include "cli/standin_tokenizer.h"
+#include "models/attention.h"
 #include "models/presets.h"
 #include "pipeline/generate.h"
 #include "pipeline/model.h"
@@ -184,6 +185,11 @@ void measure_parts(pipeline::DiffusionModel& model, BenchResult& r, std::ostream
   r.unet_step = unet_step(model, c, o, 1);
   log << "bench: UNet step with guidance (batch 2)\n";
   r.unet_cfg_step = unet_step(model, c, o, 2);
+  if (o.unfused_baseline) {
+    log << "bench: UNet step with guidance, unfused attention (the before of the fused kernel)\n";
+    const models::UnfusedAttentionScope unfused;
+    r.unet_cfg_step_unfused = unet_step(model, c, o, 2);
+  }
   log << "bench: VAE decode\n";
   r.vae_decode = vae_decode(model, o);
   log << "bench: whole image, " << o.steps << " steps\n";

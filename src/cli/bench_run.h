@@ -26,6 +26,7 @@ struct BenchOptions {
   std::string tokenizer_dir;  // CLIP vocab.json + merges.txt; "" = a byte-level stand-in
   std::string work_dir;       // where the checkpoint is written; "" = the system's temp dir
   bool tiny = false;          // a narrow model of the preset's structure (tests of the tool)
+  bool unfused_baseline = false;  // also time the guided step with the unfused attention
 };
 
 struct BenchResult {
@@ -36,8 +37,9 @@ struct BenchResult {
   Measurement text_encode;    // one prompt through every text encoder, tokenizer included
   Measurement unet_step;      // one UNet forward, batch 1 (no guidance)
   Measurement unet_cfg_step;  // one UNet forward, batch 2 (classifier-free guidance)
-  Measurement vae_decode;     // latents to one image
-  Measurement image;          // pipeline::generate: both prompts, `steps` guided steps, decode
+  Measurement unet_cfg_step_unfused;  // the same with the unfused attention (if asked for)
+  Measurement vae_decode;             // latents to one image
+  Measurement image;  // pipeline::generate: both prompts, `steps` guided steps, decode
   Measurement checkpoint_load;
   uint64_t checkpoint_bytes = 0;
   int64_t loaded_rss_bytes = 0;          // resident right after loading

@@ -34,7 +34,8 @@ std::string reproducing_command(const TrainArgs& args) {
           << " --vae-batch " << s.vae_batch << " --vae-lr " << s.vae_lr << " --steps " << s.steps
           << " --batch " << s.batch << " --lr " << s.lr << " --ema-decay " << s.ema_decay
           << " --decoder-steps " << s.decoder_steps << " --refine-steps " << s.refine_steps
-          << " --save-dtype " << args.save_dtype << " --out " << args.out;
+          << " --detail-steps " << s.detail_steps << " --save-dtype " << args.save_dtype
+          << " --out " << args.out;
   if (args.max_steps > 0) command << " --max-steps " << args.max_steps;
   return command.str();
 }
@@ -88,6 +89,10 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option(
          "--refine-steps", s.refine_steps,
          "Steps refining the UNet and text encoder with offset noise at the end (0 = none)")
+      ->capture_default_str();
+  cmd->add_option("--detail-steps", s.detail_steps,
+                  "Steps continuing the refinement on the plain noise loss (no min-SNR "
+                  "weighting), which sharpens small shapes (0 = none)")
       ->capture_default_str();
   cmd->add_option("--ema-decay", s.ema_decay, "Decay of the exported weight average")
       ->capture_default_str();

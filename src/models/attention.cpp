@@ -1,6 +1,7 @@
 #include "models/attention.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "models/fused_attention.h"
 
@@ -16,6 +17,8 @@ namespace {
 // guided step, 4 Mi 7.2 s.)
 constexpr int64_t kMaxScoreElements = int64_t(4) << 20;
 
+std::atomic<int> g_unfused_scopes{0};
+
 torch::Tensor attention_block(const torch::Tensor& q, const torch::Tensor& k,
                               const torch::Tensor& v, double scale) {
   // matmul + scale rather than baddbmm: LibTorch 1.13's baddbmm reads its (uninitialised)
@@ -29,9 +32,13 @@ torch::Tensor attention_block(const torch::Tensor& q, const torch::Tensor& k,
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         double scale) {
-  if (fused_attention_supports(q, k, v, scale)) return fused_attention(q, k, v, scale);
+  if (g_unfused_scopes.load() == 0 && fused_attention_supports(q, k, v, scale))
+    return fused_attention(q, k, v, scale);
   return reference_attention(q, k, v, scale);
 }
+
+UnfusedAttentionScope::UnfusedAttentionScope() { ++g_unfused_scopes; }
+UnfusedAttentionScope::~UnfusedAttentionScope() { --g_unfused_scopes; }
 
 torch::Tensor reference_attention(const torch::Tensor& q, const torch::Tensor& k,
                                   const torch::Tensor& v, double scale) {

@@ -18,4 +18,14 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 torch::Tensor reference_attention(const torch::Tensor& q, const torch::Tensor& k,
                                   const torch::Tensor& v, double scale);
 
+// While one of these lives, attention() takes the reference path everywhere in the process: the
+// bench times the same model both ways in one run, to report what the fused kernel buys.
+class UnfusedAttentionScope {
+ public:
+  UnfusedAttentionScope();
+  ~UnfusedAttentionScope();
+  UnfusedAttentionScope(const UnfusedAttentionScope&) = delete;
+  UnfusedAttentionScope& operator=(const UnfusedAttentionScope&) = delete;
+};
+
 }  // namespace dd::models

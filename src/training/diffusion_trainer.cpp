@@ -18,6 +18,7 @@ namespace {
 
 constexpr uint64_t kDiffusionStream = 200;
 constexpr uint64_t kRefineStream = 400;
+constexpr uint64_t kDetailStream = 500;
 
 std::vector<torch::Tensor> joined_parameters(torch::nn::Module& a, torch::nn::Module& b) {
   std::vector<torch::Tensor> parameters = a.parameters();
@@ -94,19 +95,27 @@ double DiffusionTrainer::step(int index) {
   const SceneBatch batch =
       training_step_batch(settings_.seed, kDiffusionStream, index, batch_options());
   return train_on(batch,
-                  learning_rate(settings_.lr, index, settings_.warmup_steps, settings_.steps), 0.0,
-                  index);
+                  {learning_rate(settings_.lr, index, settings_.warmup_steps, settings_.steps), 0.0,
+                   settings_.min_snr_gamma, index});
 }
 
 double DiffusionTrainer::refine_step(int index) {
   const SceneBatch batch =
       training_step_batch(settings_.seed, kRefineStream, index, batch_options());
-  return train_on(batch, learning_rate(settings_.refine_lr, index, 0, settings_.refine_steps),
-                  settings_.refine_offset_noise, settings_.steps + index);
+  return train_on(
+      batch, {learning_rate(settings_.refine_lr, index, 0, settings_.refine_steps),
+              settings_.refine_offset_noise, settings_.min_snr_gamma, settings_.steps + index});
 }
 
-double DiffusionTrainer::train_on(const SceneBatch& batch, double rate, double offset_noise,
-                                  int ema_index) {
+double DiffusionTrainer::detail_step(int index) {
+  const SceneBatch batch =
+      training_step_batch(settings_.seed, kDetailStream, index, batch_options());
+  return train_on(batch, {learning_rate(settings_.refine_lr, index, 0, settings_.detail_steps),
+                          settings_.refine_offset_noise, 0.0,
+                          settings_.steps + settings_.refine_steps + index});
+}
+
+double DiffusionTrainer::train_on(const SceneBatch& batch, const StepRecipe& recipe) {
   unet_->train();
   text_encoder_->train();
   const int64_t n = batch.images.size(0);
@@ -120,21 +129,22 @@ double DiffusionTrainer::train_on(const SceneBatch& batch, double rate, double o
   const torch::Tensor t = torch::randint(0, alphas_cumprod_.size(0), {n}, torch::kInt64);
   const torch::Tensor alpha = alphas_cumprod_.index_select(0, t).view({n, 1, 1, 1});
   torch::Tensor noise = torch::randn_like(latents);
-  if (offset_noise > 0)
-    noise = noise + offset_noise * torch::randn({n, latents.size(1), 1, 1}, latents.options());
+  if (recipe.offset_noise > 0)
+    noise =
+        noise + recipe.offset_noise * torch::randn({n, latents.size(1), 1, 1}, latents.options());
   const torch::Tensor noisy = alpha.sqrt() * latents + (1 - alpha).sqrt() * noise;
 
-  set_learning_rate(*optimizer_, rate);
+  set_learning_rate(*optimizer_, recipe.learning_rate);
   optimizer_->zero_grad();
   const torch::Tensor context = text_encoder_->forward(token_ids(batch.captions)).last_hidden_state;
   const torch::Tensor prediction = unet_->forward(noisy, t.to(torch::kFloat32), context);
   const torch::Tensor per_image = (prediction - noise).square().mean({1, 2, 3});
   const torch::Tensor loss =
-      (min_snr_weights(alpha.flatten(), settings_.min_snr_gamma) * per_image).mean();
+      (min_snr_weights(alpha.flatten(), recipe.min_snr_gamma) * per_image).mean();
   loss.backward();
   torch::nn::utils::clip_grad_norm_(joined_parameters(*unet_, *text_encoder_), 1.0);
   optimizer_->step();
-  update_ema(ema_index);
+  update_ema(recipe.ema_index);
   return loss.item<double>();
 }
 

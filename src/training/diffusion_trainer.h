@@ -31,6 +31,8 @@ class DiffusionTrainer {
   double step(int index);
   // One step of phase 4 (refinement with offset noise) on batch `index` of its own stream.
   double refine_step(int index);
+  // One step of phase 5 (the refinement continued on the plain, unweighted noise loss).
+  double detail_step(int index);
 
   // unet / text_encoder (+ their _ema) .safetensors and diffusion_optimizer.pt in `dir`.
   void save(const std::string& dir);
@@ -43,10 +45,16 @@ class DiffusionTrainer {
  private:
   torch::Tensor token_ids(const std::vector<std::string>& captions) const;
   SceneBatchOptions batch_options() const;
-  // One optimiser step on `batch` at `learning_rate`; `ema_index` is the step's index in the
-  // weight average (which continues from phase 2 into phase 4).
-  double train_on(const SceneBatch& batch, double learning_rate, double offset_noise,
-                  int ema_index);
+  // How one optimiser step trains: its learning rate, the offset noise's std, the min-SNR gamma
+  // of its loss (0 = plain mean), and its index in the weight average (which continues from
+  // phase 2 through phases 4 and 5).
+  struct StepRecipe {
+    double learning_rate = 0;
+    double offset_noise = 0;
+    double min_snr_gamma = 0;
+    int ema_index = 0;
+  };
+  double train_on(const SceneBatch& batch, const StepRecipe& recipe);
   void update_ema(int index);
 
   models::ModelConfig config_;

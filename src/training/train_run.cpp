@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <ostream>
 #include <sstream>
+#include <vector>
 
 #include "training/decoder_trainer.h"
 #include "training/diffusion_trainer.h"
@@ -120,6 +121,8 @@ TrainRun::TrainRun(std::string work_dir, const TrainingSettings& settings)
     progress_.decoder_seconds = json.value("decoder_seconds", 0.0);
     progress_.refine_step = json.value("refine_step", 0);
     progress_.refine_seconds = json.value("refine_seconds", 0.0);
+    progress_.detail_step = json.value("detail_step", 0);
+    progress_.detail_seconds = json.value("detail_seconds", 0.0);
     progress_.sessions = json.value("sessions", nlohmann::json::array());
     if (progress_.step > 0 && progress_.vae_step < settings_.vae_steps)
       throw Error("--vae-steps cannot grow once the diffusion phase has started (it was " +
@@ -135,7 +138,8 @@ std::string TrainRun::path(const std::string& name) const {
 bool TrainRun::done() const {
   return progress_.vae_step >= settings_.vae_steps && progress_.step >= settings_.steps &&
          progress_.decoder_step >= settings_.decoder_steps &&
-         progress_.refine_step >= settings_.refine_steps;
+         progress_.refine_step >= settings_.refine_steps &&
+         progress_.detail_step >= settings_.detail_steps;
 }
 
 void TrainRun::save_state() const {
@@ -149,6 +153,8 @@ void TrainRun::save_state() const {
                          {"decoder_seconds", progress_.decoder_seconds},
                          {"refine_step", progress_.refine_step},
                          {"refine_seconds", progress_.refine_seconds},
+                         {"detail_step", progress_.detail_step},
+                         {"detail_seconds", progress_.detail_seconds},
                          {"sessions", progress_.sessions}};
   const std::string temporary = path("state.json.tmp");
   {
@@ -167,7 +173,8 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log, const std::string
                                  {{"vae_step", progress_.vae_step},
                                   {"step", progress_.step},
                                   {"decoder_step", progress_.decoder_step},
-                                  {"refine_step", progress_.refine_step}}}});
+                                  {"refine_step", progress_.refine_step},
+                                  {"detail_step", progress_.detail_step}}}});
   int steps_run = 0;
   const text::ClipTokenizer tokenizer = text::ClipTokenizer::from_dir(path("tokenizer"));
   models::ModelConfig config = scene_model_config(scene_model_tokens(tokenizer));
@@ -205,42 +212,26 @@ bool TrainRun::run(const RunLimits& limits, std::ostream& log, const std::string
     diffusion.save(work_dir_);
     save_state();
   };
-  if (progress_.step < settings_.steps) {
-    PhaseLoop phase{"diffusion",
-                    progress_.step,
-                    settings_.steps,
-                    progress_.diffusion_seconds,
-                    [&](int i) { return diffusion.step(i); },
-                    save_diffusion};
-    if (!run_phase(phase, limits, start, steps_run, log)) return false;
-  }
-
   DecoderTrainer decoder(vae.vae(), settings_);
   if (progress_.decoder_step > 0) decoder.load(work_dir_);
   auto save_decoder = [&] {
     decoder.save(work_dir_);
     save_state();
   };
-  if (progress_.decoder_step < settings_.decoder_steps) {
-    PhaseLoop phase{"decoder",
-                    progress_.decoder_step,
-                    settings_.decoder_steps,
-                    progress_.decoder_seconds,
-                    [&](int i) { return decoder.step(i); },
-                    save_decoder};
-    if (!run_phase(phase, limits, start, steps_run, log)) return false;
-  }
-
-  // After the decoder: the phases train disjoint weights (the UNet's encoder latents do not
-  // depend on the decoder), so their order does not change the result.
-  if (progress_.refine_step >= settings_.refine_steps) return true;
-  PhaseLoop phase{"refine",
-                  progress_.refine_step,
-                  settings_.refine_steps,
-                  progress_.refine_seconds,
-                  [&](int i) { return diffusion.refine_step(i); },
-                  save_diffusion};
-  return run_phase(phase, limits, start, steps_run, log);
+  // The decoder phase trains weights disjoint from the others' (the UNet's latents come from the
+  // encoder), so its place in the order does not change the result.
+  const std::vector<PhaseLoop> phases = {
+      {"diffusion", progress_.step, settings_.steps, progress_.diffusion_seconds,
+       [&](int i) { return diffusion.step(i); }, save_diffusion},
+      {"decoder", progress_.decoder_step, settings_.decoder_steps, progress_.decoder_seconds,
+       [&](int i) { return decoder.step(i); }, save_decoder},
+      {"refine", progress_.refine_step, settings_.refine_steps, progress_.refine_seconds,
+       [&](int i) { return diffusion.refine_step(i); }, save_diffusion},
+      {"detail", progress_.detail_step, settings_.detail_steps, progress_.detail_seconds,
+       [&](int i) { return diffusion.detail_step(i); }, save_diffusion}};
+  for (const PhaseLoop& phase : phases)
+    if (phase.step < phase.total && !run_phase(phase, limits, start, steps_run, log)) return false;
+  return true;
 }
 
 void TrainRun::export_model(const std::string& out_dir, torch::ScalarType dtype) {
@@ -265,6 +256,7 @@ void TrainRun::export_model(const std::string& out_dir, torch::ScalarType dtype)
                            {"diffusion_training_seconds", std::round(progress_.diffusion_seconds)},
                            {"decoder_training_seconds", std::round(progress_.decoder_seconds)},
                            {"refine_training_seconds", std::round(progress_.refine_seconds)},
+                           {"detail_training_seconds", std::round(progress_.detail_seconds)},
                            {"latent_scaling_factor", progress_.scaling_factor}};
   export_diffusers_model(model, out_dir, dtype);
 }

@@ -26,11 +26,13 @@ struct RunProgress {
   int step = 0;
   int decoder_step = 0;
   int refine_step = 0;
+  int detail_step = 0;
   double scaling_factor = 0;  // 0 until the VAE phase is over
   double vae_seconds = 0;
   double diffusion_seconds = 0;
   double decoder_seconds = 0;
   double refine_seconds = 0;
+  double detail_seconds = 0;
   // One entry per `run` call: its command and the steps it started from, so the exported model
   // records exactly how it was made, interruptions and changed step counts included.
   nlohmann::json sessions = nlohmann::json::array();

@@ -24,7 +24,8 @@ nlohmann::json to_json(const TrainingSettings& s) {
           {"decoder_steps", s.decoder_steps},
           {"refine_steps", s.refine_steps},
           {"refine_lr", s.refine_lr},
-          {"refine_offset_noise", s.refine_offset_noise}};
+          {"refine_offset_noise", s.refine_offset_noise},
+          {"detail_steps", s.detail_steps}};
 }
 
 TrainingSettings settings_from_json(const nlohmann::json& json) {
@@ -50,6 +51,7 @@ TrainingSettings settings_from_json(const nlohmann::json& json) {
     s.refine_steps = json.value("refine_steps", 0);
     s.refine_lr = json.value("refine_lr", defaults.refine_lr);
     s.refine_offset_noise = json.value("refine_offset_noise", defaults.refine_offset_noise);
+    s.detail_steps = json.value("detail_steps", 0);  // no phase 5 before it existed
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training settings: ") + e.what());
@@ -58,7 +60,7 @@ TrainingSettings settings_from_json(const nlohmann::json& json) {
 
 bool TrainingSettings::same_run_as(const TrainingSettings& other) const {
   nlohmann::json a = to_json(*this), b = to_json(other);
-  for (const char* key : {"vae_steps", "steps", "decoder_steps", "refine_steps"}) {
+  for (const char* key : {"vae_steps", "steps", "decoder_steps", "refine_steps", "detail_steps"}) {
     a.erase(key);
     b.erase(key);
   }
@@ -86,6 +88,8 @@ void validate(const TrainingSettings& s) {
   require(s.min_snr_gamma >= 0, "the min-SNR gamma must not be negative");
   require(s.refine_steps >= 0 && s.refine_steps <= 10'000'000,
           "--refine-steps must be 0..10000000");
+  require(s.detail_steps >= 0 && s.detail_steps <= 10'000'000,
+          "--detail-steps must be 0..10000000");
   require(s.refine_lr > 0 && s.refine_lr < 1, "the refinement learning rate must be in (0, 1)");
   require(s.refine_offset_noise >= 0 && s.refine_offset_noise <= 10,
           "the offset noise must be in [0, 10]");

@@ -35,6 +35,10 @@ struct TrainingSettings {
   int refine_steps = 1000;
   double refine_lr = 2e-4;
   double refine_offset_noise = 0.2;
+  // Phase 5: the refinement continued (same learning rate and offset noise) on the plain noise
+  // loss, 0 = skip. Min-SNR weighting discounts the fine noise levels up to 20x, and those are
+  // the levels that draw small shapes' points: without this, small stars come out as blobs.
+  int detail_steps = 600;
 
   // Only the step counts may change on resume (to train longer or stop earlier).
   bool same_run_as(const TrainingSettings& other) const;

@@ -207,7 +207,25 @@ TEST(BenchCommand, PrintsJsonWithEveryPart) {
       EXPECT_GT(report[key].get<double>(), 0) << key;
     EXPECT_GE(report["peak_rss_bytes"], report["load_peak_rss_bytes"]);
     EXPECT_GE(report["peak_rss_bytes"], report["inference_peak_rss_bytes"]);
+    EXPECT_FALSE(report.contains("unet_cfg_step_unfused_attention"));  // only when asked for
   }
+}
+
+// --unfused-baseline times the guided step a second time with the unfused attention: the same
+// FLOPs (the counter sees the fused kernel's products too), and the ratio of the two times.
+TEST(BenchCommand, UnfusedBaselineTimesTheGuidedStepBothWays) {
+  const int threads = at::get_num_threads();
+  const auto run = run_cli({"--threads", "1", "bench", "--arch", "sd15", "--width", "64",
+                            "--height", "64", "--steps", "1", "--runs", "1", "--image-runs", "0",
+                            "--json", "--tiny", "--unfused-baseline"});
+  at::set_num_threads(threads);
+  ASSERT_EQ(run.status, 0) << run.err;
+  const auto report = nlohmann::json::parse(run.out);
+  expect_part(report, "unet_cfg_step_unfused_attention");
+  EXPECT_EQ(report["unet_cfg_step_unfused_attention"]["flops"], report["unet_cfg_step"]["flops"]);
+  EXPECT_DOUBLE_EQ(report["fused_attention_speedup"].get<double>(),
+                   report["unet_cfg_step_unfused_attention"]["seconds"].get<double>() /
+                       report["unet_cfg_step"]["seconds"].get<double>());
 }
 
 TEST(BenchCommand, BadOptionsAreOneErrorLine) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "io/safetensors.h"
 #include "io/tensor_file.h"
@@ -31,8 +32,9 @@ fs::path fresh_dir(const std::string& name) {
 
 // A run small enough for a unit test: two pictures per step, a few steps per phase.
 TrainingSettings tiny_settings(int vae_steps = 2, int steps = 2, int decoder_steps = 2,
-                               int refine_steps = 2) {
+                               int refine_steps = 2, int detail_steps = 2) {
   TrainingSettings s;
+  s.detail_steps = detail_steps;
   s.vae_steps = vae_steps;
   s.decoder_steps = decoder_steps;
   s.refine_steps = refine_steps;
@@ -68,7 +70,9 @@ TEST(TrainingSettings, JsonRoundTripAndValidation) {
   older.erase("vae_object_weight");
   older.erase("min_snr_gamma");
   older.erase("refine_steps");
+  older.erase("detail_steps");
   EXPECT_EQ(settings_from_json(older).refine_steps, 0);  // no phase 4 before it existed
+  EXPECT_EQ(settings_from_json(older).detail_steps, 0);  // nor phase 5
   EXPECT_EQ(settings_from_json(older).vae_object_weight, 0.0);
   EXPECT_EQ(settings_from_json(older).min_snr_gamma, 0.0);
   EXPECT_FALSE(settings_from_json(older).same_run_as(s));
@@ -77,6 +81,7 @@ TEST(TrainingSettings, JsonRoundTripAndValidation) {
   longer.steps = 100;
   longer.vae_steps = 50;
   longer.refine_steps = 7;
+  longer.detail_steps = 9;
   EXPECT_TRUE(s.same_run_as(longer));  // only step counts may change on resume
   TrainingSettings other = s;
   other.batch = 3;
@@ -89,6 +94,7 @@ TEST(TrainingSettings, JsonRoundTripAndValidation) {
         +[](TrainingSettings& t) { t.vae_object_weight = -1; },
         +[](TrainingSettings& t) { t.min_snr_gamma = -1; },
         +[](TrainingSettings& t) { t.refine_steps = -1; },
+        +[](TrainingSettings& t) { t.detail_steps = -1; },
         +[](TrainingSettings& t) { t.refine_offset_noise = -0.1; }}) {
     TrainingSettings t = s;
     broken(t);
@@ -149,6 +155,7 @@ TEST(TrainRun, ExportsAModelTheEngineLoadsAndRuns) {
   EXPECT_NE(log.str().find("diffusion step 2/2"), std::string::npos) << log.str();
   EXPECT_NE(log.str().find("decoder step 2/2"), std::string::npos) << log.str();
   EXPECT_NE(log.str().find("refine step 2/2"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("detail step 2/2"), std::string::npos) << log.str();
   EXPECT_NE(log.str().find("vae: round trip of held-out scenes: colour "), std::string::npos);
   EXPECT_GT(run.progress().scaling_factor, 0);
   // In full: the progress lines' formatting once cut it to one digit ("0.4").
@@ -183,7 +190,7 @@ TEST(TrainRun, ExportsAModelTheEngineLoadsAndRuns) {
 
 TEST(TrainRun, ResumedRunEqualsAnUninterruptedOne) {
   const fs::path dir = fresh_dir("resume");
-  const TrainingSettings settings = tiny_settings(3, 3, 3, 3);
+  const TrainingSettings settings = tiny_settings(3, 3, 3, 3, 3);
   std::ostringstream log;
   TrainRun straight((dir / "straight").string(), settings);
   ASSERT_TRUE(straight.run({}, log));
@@ -199,7 +206,9 @@ TEST(TrainRun, ResumedRunEqualsAnUninterruptedOne) {
   EXPECT_EQ(rest.progress().step, 3);
   EXPECT_EQ(rest.progress().decoder_step, 3);
   EXPECT_EQ(rest.progress().refine_step, 1);
+  EXPECT_EQ(rest.progress().detail_step, 0);
   ASSERT_TRUE(rest.run({}, log));
+  EXPECT_EQ(rest.progress().detail_step, 3);
   EXPECT_EQ(rest.progress().sessions.size(), 3u);  // every call is in the run's history
   for (const char* file : {"vae.safetensors", "unet.safetensors", "unet_ema.safetensors",
                            "text_encoder_ema.safetensors"})
@@ -230,19 +239,25 @@ TEST(TrainRun, DecoderPhaseChangesOnlyTheDecoder) {
   fs::remove_all(dir);
 }
 
-TEST(TrainRun, RefinePhaseChangesTheUNetButNotTheVae) {
+// Phases 4 (refine) and 5 (detail) train the UNet and text encoder, never the VAE.
+TEST(TrainRun, RefineAndDetailPhasesChangeTheUNetButNotTheVae) {
   const fs::path dir = fresh_dir("refine");
   std::ostringstream log;
-  TrainRun before((dir / "before").string(), tiny_settings(2, 1, 1, 0));
+  TrainRun before((dir / "before").string(), tiny_settings(2, 1, 1, 0, 0));
   ASSERT_TRUE(before.run({}, log));
-  TrainRun after((dir / "after").string(), tiny_settings(2, 1, 1, 2));
-  ASSERT_TRUE(after.run({}, log));
-  EXPECT_EQ(max_difference(dir / "before/vae.safetensors", dir / "after/vae.safetensors"), 0);
-  EXPECT_GT(max_difference(dir / "before/unet_ema.safetensors", dir / "after/unet_ema.safetensors"),
-            0);
-  EXPECT_GT(max_difference(dir / "before/text_encoder.safetensors",
-                           dir / "after/text_encoder.safetensors"),
-            0);
+  for (const auto& [name, refine_steps, detail_steps] :
+       {std::tuple{"refine", 2, 0}, std::tuple{"detail", 0, 2}}) {
+    SCOPED_TRACE(name);
+    const fs::path after = dir / name;
+    TrainRun run(after.string(), tiny_settings(2, 1, 1, refine_steps, detail_steps));
+    ASSERT_TRUE(run.run({}, log));
+    EXPECT_EQ(max_difference(dir / "before/vae.safetensors", after / "vae.safetensors"), 0);
+    EXPECT_GT(max_difference(dir / "before/unet_ema.safetensors", after / "unet_ema.safetensors"),
+              0);
+    EXPECT_GT(
+        max_difference(dir / "before/text_encoder.safetensors", after / "text_encoder.safetensors"),
+        0);
+  }
   fs::remove_all(dir);
 }
 
