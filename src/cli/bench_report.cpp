@@ -79,6 +79,7 @@ ordered_json bench_json(const BenchResult& r) {
     out["fused_attention_speedup"] = r.unet_cfg_step_unfused.median() / r.unet_cfg_step.median();
   }
   out["vae_decode"] = part_json(r.vae_decode, r);
+  out["preview_decode"] = part_json(r.preview_decode, r);
   out["image"] = part_json(r.image, r);
   out["checkpoint_load"] = {{"seconds", r.checkpoint_load.median()},
                             {"runs", r.checkpoint_load.seconds.size()},
@@ -111,6 +112,7 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
   if (!r.unet_cfg_step_unfused.seconds.empty())
     print_part(out, "  unfused attn", r.unet_cfg_step_unfused, r);
   print_part(out, "vae_decode", r.vae_decode, r);
+  print_part(out, "preview_decode", r.preview_decode, r);
   print_part(out, "image (" + std::to_string(o.steps) + " steps)", r.image, r);
   if (!r.unet_cfg_step_unfused.seconds.empty())
     out << "\nfused attention: guided step " +

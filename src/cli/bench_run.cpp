@@ -14,6 +14,7 @@
 #include "cli/standin_tokenizer.h"
 #include "models/attention.h"
 #include "models/presets.h"
+#include "models/tiny_decoder.h"
 #include "pipeline/generate.h"
 #include "pipeline/model.h"
 #include "pipeline/text_conditioning.h"
@@ -155,6 +156,18 @@ Measurement vae_decode(pipeline::DiffusionModel& model, const BenchOptions& opti
   });
 }
 
+// The TAESD-style preview decoder (random weights) on the same latents: what a preview costs
+// next to the real decode.
+Measurement preview_decode(pipeline::DiffusionModel& model, const BenchOptions& options) {
+  const auto& vae = model.config().vae;
+  models::TinyDecoderConfig config;
+  config.latent_channels = vae.latent_channels;
+  models::TinyDecoder decoder(config);
+  decoder->to(model.dtype());
+  const auto z = torch::randn({1, vae.latent_channels, options.height / 8, options.width / 8});
+  return measure(options.runs, [&] { decoder->forward(model.to_compute(z)).to(torch::kFloat32); });
+}
+
 // A whole txt2img image through pipeline::generate with new prompts (the default sampler, Euler
 // a, calls the UNet once per step). Its FLOPs are those of its parts: two prompts, `steps`
 // guided steps and one decode.
@@ -192,6 +205,8 @@ void measure_parts(pipeline::DiffusionModel& model, BenchResult& r, std::ostream
   }
   log << "bench: VAE decode\n";
   r.vae_decode = vae_decode(model, o);
+  log << "bench: preview decode (TAESD-style tiny decoder)\n";
+  r.preview_decode = preview_decode(model, o);
   log << "bench: whole image, " << o.steps << " steps\n";
   r.image = whole_image(model, r);
 }

@@ -39,6 +39,7 @@ struct BenchResult {
   Measurement unet_cfg_step;  // one UNet forward, batch 2 (classifier-free guidance)
   Measurement unet_cfg_step_unfused;  // the same with the unfused attention (if asked for)
   Measurement vae_decode;             // latents to one image
+  Measurement preview_decode;         // the same latents through a TAESD-style tiny decoder
   Measurement image;  // pipeline::generate: both prompts, `steps` guided steps, decode
   Measurement checkpoint_load;
   uint64_t checkpoint_bytes = 0;

@@ -13,6 +13,7 @@
 #include "io/tensor_file.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
+#include "pipeline/latent_preview.h"
 #include "pipeline/parameters_text.h"
 #include "pipeline/sampler_names.h"
 
@@ -26,6 +27,8 @@ struct GenerateArgs {
   pipeline::GenerationRequest request;
   std::string dtype = "fp32";
   std::string init_image, mask, latents, output_latents, output;
+  std::string preview, preview_decoder;
+  int preview_every = 1;
   std::vector<std::string> loras;
   // SDXL micro-conditioning as typed: sizes "WIDTHxHEIGHT", crops "TOP,LEFT".
   std::string original_size, crop_top_left, target_size;
@@ -125,10 +128,23 @@ void run_generate(GenerateArgs& args) {
   request.negative_micro = parse_micro(args.negative_original_size, args.negative_crop_top_left,
                                        args.negative_target_size, "--negative-");
 
+  // The preview decoder is checked before the (much slower) model load.
+  if (!args.preview.empty() && args.preview_decoder.empty())
+    throw Error("--preview needs --preview-decoder (a TAESD-style decoder .safetensors)");
+  std::optional<models::TinyDecoder> preview_decoder;
+  if (!args.preview.empty()) preview_decoder = models::load_tiny_decoder(args.preview_decoder);
+
   const auto start = std::chrono::steady_clock::now();
   auto model = pipeline::DiffusionModel::load(source);
   const auto loaded = std::chrono::steady_clock::now();
   pipeline::GenerationHooks hooks;
+  if (preview_decoder) {
+    auto preview = std::make_shared<pipeline::LatentPreview>(
+        *preview_decoder, args.preview, args.preview_every, model->config().vae.latent_channels);
+    hooks.latents = [preview](int step, int total, const torch::Tensor& latents) {
+      (*preview)(step, total, latents);
+    };
+  }
   hooks.progress = [&](int step, int total) {
     if (!args.quiet) std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
     return true;
@@ -229,6 +245,14 @@ void add_generate_command(CLI::App& app, int& exit_code) {
                   "Write the final latents here (safetensors)");
   cmd->add_option("-o,--output", args->output, "Output PNG (OUT-1.png .. OUT-N.png for several)")
       ->required();
+  cmd->add_option("--preview", args->preview,
+                  "Write a preview of the running generation to this PNG (replaced as it goes)");
+  cmd->add_option("--preview-decoder", args->preview_decoder,
+                  "TAESD-style tiny decoder for --preview (taesd_decoder.safetensors or a "
+                  "diffusers AutoencoderTiny file)");
+  cmd->add_option("--preview-every", args->preview_every, "Steps between previews")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 500));
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->callback([args, &exit_code] {
     run_generate(*args);

@@ -89,6 +89,9 @@ class MappedFile {
 
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
+  void release_pages() const {
+    if (data_) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
+  }
 
  private:
   int fd_ = -1;
@@ -102,6 +105,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
 }
 
 SafetensorsFile::~SafetensorsFile() = default;
+
+void SafetensorsFile::release_pages() const { file_->release_pages(); }
 SafetensorsFile::SafetensorsFile(SafetensorsFile&&) noexcept = default;
 SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = default;
 

@@ -43,6 +43,10 @@ class SafetensorsFile {
   // Raw little-endian bytes of a tensor, valid while this object lives.
   const uint8_t* data(const TensorEntry& entry) const;
   const nlohmann::json& metadata() const { return metadata_; }
+  // Drops the pages read so far from this process's resident memory (they stay in the page
+  // cache): once a model part's weights are copied out, its file pages need not count twice.
+  // Data pointers stay valid; reading them again faults the pages back in.
+  void release_pages() const;
 
  private:
   void parse_header();

@@ -209,6 +209,7 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
       latents = keep * original + (1 - keep) * latents;
     }
     // Progress counts only the steps this request runs (img2img skips the first ones).
+    if (hooks.latents) hooks.latents(step - first_step, steps - first_step, latents);
     return hooks.progress ? hooks.progress(step - first_step, steps - first_step) : true;
   };
   x = sampler->run(x, first_step, denoise, noise.get(), on_step);

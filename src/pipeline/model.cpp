@@ -1,5 +1,9 @@
 #include "pipeline/model.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <filesystem>
 #include <fstream>
 
@@ -95,7 +99,6 @@ std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) 
   if (!fs::exists(source.path)) throw Error(source.path + ": no such model file or folder");
   if (fs::is_directory(source.path)) {
     model->config_ = models::model_config_from_diffusers_dir(source.path);
-    model->build_modules();
     model->load_diffusers_dir(source.path);
   } else {
     auto file = std::make_shared<io::SafetensorsFile>(source.path);
@@ -103,35 +106,37 @@ std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) 
         source.config_json.empty() ? sidecar_arch_json(source.path) : source.config_json;
     model->config_ = arch.empty() ? models::preset(models::detect_preset(*file))
                                   : models::model_config_from_arch_json(read_json_file(arch), arch);
-    model->build_modules();
     model->load_single_file(source.path);
   }
   model->load_tokenizers(source);
-  model->to_compute_dtype();
   return model;
 }
 
-void DiffusionModel::build_modules() {
-  unet = models::UNet(config_.unet);
-  vae = models::AutoencoderKL(config_.vae);
-  text_encoders.clear();
-  for (const auto& clip : config_.text_encoders) text_encoders.emplace_back(clip);
-}
-
+// Each part is built, loaded and converted to the compute dtype before the next one is built,
+// so the float32 copy of one part (10 GB for SDXL's UNet) never coexists with the others, and
+// the file pages it was read from are dropped from resident memory once copied.
 void DiffusionModel::load_single_file(const std::string& path) {
   auto file = std::make_shared<const io::SafetensorsFile>(path);
   const auto& unet_config = config_.unet;
+  unet = models::UNet(unet_config);
   models::load_weights(*unet,
                        models::FileWeights(file, "model.diffusion_model.",
                                            [&](const std::string& name) {
                                              return models::unet_single_file_key(name, unet_config);
                                            }),
                        path + " (unet)");
+  ready_for_compute(*unet, *file);
+  vae = models::AutoencoderKL(config_.vae);
   models::load_weights(*vae, *models::vae_ldm_weights(file, config_.vae), path + " (vae)");
-  for (size_t i = 0; i < text_encoders.size(); ++i) {
+  ready_for_compute(*vae, *file);
+  text_encoders.clear();
+  for (size_t i = 0; i < config_.text_encoders.size(); ++i) {
+    text_encoders.emplace_back(config_.text_encoders[i]);
     auto source = models::clip_single_file_weights(file, config_.text_encoders[i]);
     models::load_weights(*text_encoders[i], *source,
                          path + " (text encoder " + std::to_string(i + 1) + ")");
+    text_encoders[i]->eval();  // text encoders stay in float32 (see ready_for_compute)
+    file->release_pages();
   }
 }
 
@@ -139,12 +144,21 @@ void DiffusionModel::load_diffusers_dir(const std::string& dir) {
   auto component = [&](const std::string& name) {
     return std::make_shared<const io::SafetensorsFile>(models::diffusers_weights_file(dir, name));
   };
-  models::load_weights(*unet, models::FileWeights(component("unet"), ""), dir + "/unet");
-  models::load_weights(*vae, models::FileWeights(component("vae"), ""), dir + "/vae");
-  for (size_t i = 0; i < text_encoders.size(); ++i) {
+  unet = models::UNet(config_.unet);
+  auto unet_file = component("unet");
+  models::load_weights(*unet, models::FileWeights(unet_file, ""), dir + "/unet");
+  ready_for_compute(*unet, *unet_file);
+  vae = models::AutoencoderKL(config_.vae);
+  auto vae_file = component("vae");
+  models::load_weights(*vae, models::FileWeights(vae_file, ""), dir + "/vae");
+  ready_for_compute(*vae, *vae_file);
+  text_encoders.clear();
+  for (size_t i = 0; i < config_.text_encoders.size(); ++i) {
     const std::string name = i == 0 ? "text_encoder" : "text_encoder_2";
+    text_encoders.emplace_back(config_.text_encoders[i]);
     models::load_weights(*text_encoders[i], models::FileWeights(component(name), ""),
                          dir + "/" + name);
+    text_encoders[i]->eval();
   }
 }
 
@@ -160,20 +174,21 @@ void DiffusionModel::load_tokenizers(const ModelSource& source) {
   }
 }
 
-void DiffusionModel::to_compute_dtype() {
-  unet->eval();
-  vae->eval();
-  for (auto& encoder : text_encoders) encoder->eval();
-  if (dtype_ == torch::kFloat32) return;
-  unet->to(dtype_);
-  vae->to(dtype_);
-  // oneDNN's fast bf16 convolutions want channels-last (NHWC) weights and activations.
-  torch::NoGradGuard no_grad;
-  for (auto* module :
-       {static_cast<torch::nn::Module*>(unet.get()), static_cast<torch::nn::Module*>(vae.get())})
-    for (auto& param : module->parameters())
+void DiffusionModel::ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& file) {
+  module.eval();
+  file.release_pages();
+  if (dtype_ != torch::kFloat32) {
+    module.to(dtype_);
+    // oneDNN's fast bf16 convolutions want channels-last (NHWC) weights and activations.
+    torch::NoGradGuard no_grad;
+    for (auto& param : module.parameters())
       if (param.dim() == 4) param.set_data(param.contiguous(at::MemoryFormat::ChannelsLast));
-  // Text encoders are small and run once per prompt: they stay in float32 for accuracy.
+    // Text encoders are not passed here: they run once per prompt and stay in float32 for
+    // accuracy.
+  }
+#ifdef __GLIBC__
+  malloc_trim(0);  // the float32 copies just freed go back to the system, not to the next part
+#endif
 }
 
 }  // namespace dd::pipeline

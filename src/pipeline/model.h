@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "models/clip_text.h"
 #include "models/config.h"
 #include "models/unet.h"
@@ -52,11 +53,12 @@ class DiffusionModel {
   std::string text_encoder_loras;
 
  private:
-  void build_modules();
   void load_single_file(const std::string& file);
   void load_diffusers_dir(const std::string& dir);
   void load_tokenizers(const ModelSource& source);
-  void to_compute_dtype();
+  // Eval mode, the compute dtype and layout for a loaded part; drops `file`'s pages and
+  // returns freed heap memory to the system.
+  void ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& file);
 
   std::string path_;
   models::ModelConfig config_;

@@ -52,6 +52,10 @@ struct GenerationRequest {
 struct GenerationHooks {
   // Called after every step; returning false cancels (dd::Cancelled is thrown).
   std::function<bool(int step, int total)> progress;
+  // Called after every step, before `progress`, with the sampler's current latents
+  // [samples, C, h, w] (scaled, as the UNet sees them; still noisy before the last step): what
+  // a preview decoder shows of a running generation.
+  std::function<void(int step, int total, const torch::Tensor& latents)> latents;
   // Replaces the per-image seeded generators (the conformance suite replays recorded draws).
   std::shared_ptr<sampling::NoiseSource> noise;
 };

@@ -191,8 +191,10 @@ TEST(BenchCommand, PrintsJsonWithEveryPart) {
     for (const char* key : {"bf16_tflops", "fp32_tflops", "conv_bf16_tflops", "conv_fp32_tflops",
                             "matmul_bf16_tflops", "matmul_fp32_tflops"})
       EXPECT_GT(report["ceiling"][key].get<double>(), 0) << key;
-    for (const char* part : {"text_encode", "unet_step", "unet_cfg_step", "vae_decode", "image"})
+    for (const char* part :
+         {"text_encode", "unet_step", "unet_cfg_step", "vae_decode", "preview_decode", "image"})
       expect_part(report, part);
+
     // Guidance doubles the batch, so it doubles the UNet's work.
     EXPECT_EQ(report["unet_cfg_step"]["flops"].get<double>(),
               2 * report["unet_step"]["flops"].get<double>());

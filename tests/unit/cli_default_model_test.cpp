@@ -15,6 +15,7 @@
 #include "cli/main.h"
 #include "cli/model_choice.h"
 #include "io/image.h"
+#include "models/tiny_decoder.h"
 #include "scenes/palette.h"
 #include "serve_process.h"
 #include "service/crypto.h"
@@ -103,6 +104,36 @@ TEST(DefaultModel, ServeAnswersASyncRequestWithAPng) {
       EXPECT_EQ(colour_at(image, x, y), scenes::Colour::kBlue) << x << "," << y;
   }
   fs::remove_all(data_dir);
+}
+
+// --preview with a tiny decoder (random weights here: the file format and the plumbing are under
+// test, not the picture) writes a preview PNG of the image's size as the generation runs.
+TEST(DefaultModel, GenerateWritesPreviewsThroughATinyDecoder) {
+  DD_REQUIRE_BUILTIN_MODEL();
+  const auto dir = fresh_dir("dd_default_preview_");
+  models::TinyDecoderConfig config;  // the built-in VAE upsamples by 4: two stages
+  config.channels = 8;
+  config.upsamples = 2;
+  models::TinyDecoder decoder(config);
+  save_tiny_decoder(decoder, (dir / "taesd.safetensors").string());
+  const auto preview = (dir / "preview.png").string();
+  ASSERT_EQ(run_cli({"generate", "--prompt", kPrompt, "--seed", "1", "--steps", "4", "-q",
+                     "--preview", preview, "--preview-every", "2", "--preview-decoder",
+                     (dir / "taesd.safetensors").string(), "-o", (dir / "out.png").string()}),
+            0);
+  const auto image = io::read_png(preview);
+  EXPECT_EQ(image.width, 64);
+  EXPECT_EQ(image.height, 64);
+  EXPECT_TRUE(fs::exists(dir / "out.png"));
+  // Without a decoder, or with a file that is not one: an error before any work.
+  EXPECT_EQ(run_cli({"generate", "--prompt", kPrompt, "--preview", preview, "-o",
+                     (dir / "x.png").string()}),
+            1);
+  EXPECT_EQ(run_cli({"generate", "--prompt", kPrompt, "--preview", preview, "--preview-decoder",
+                     (dir / "out.png").string(), "-o", (dir / "x.png").string()}),
+            1);
+  EXPECT_FALSE(fs::exists(dir / "x.png"));
+  fs::remove_all(dir);
 }
 
 }  // namespace

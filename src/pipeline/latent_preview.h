@@ -1,0 +1,28 @@
+#pragma once
+// Previews of a running generation: every few steps the sampler's current latents go through a
+// tiny decoder (models/tiny_decoder.h) and the first sample is written as a PNG, replaced
+// atomically so that a viewer polling the file never reads half of one.
+#include <string>
+
+#include "models/tiny_decoder.h"
+
+namespace dd::pipeline {
+
+class LatentPreview {
+ public:
+  // Writes `path` after every `every`-th step and after the last one. dd::Error when `every` is
+  // below 1 or the decoder does not take `latent_channels`-channel latents.
+  LatentPreview(models::TinyDecoder decoder, std::string path, int every, int latent_channels);
+
+  // For GenerationHooks::latents.
+  void operator()(int step, int total, const torch::Tensor& latents);
+  int written() const { return written_; }
+
+ private:
+  models::TinyDecoder decoder_;
+  std::string path_;
+  int every_;
+  int written_ = 0;
+};
+
+}  // namespace dd::pipeline
