@@ -8,13 +8,25 @@
 namespace dd::models {
 namespace {
 
+struct Qkv {
+  torch::Tensor q, k, v;
+};
+
+// Random queries [batch, heads, queries, d] and keys/values [batch, heads, keys, d].
+Qkv random_qkv(uint64_t seed, int64_t batch, int64_t heads, int64_t queries, int64_t keys,
+               int64_t d) {
+  auto generator = at::detail::createCPUGenerator(seed);
+  Qkv x;
+  x.q = torch::randn({batch, heads, queries, d}, generator);
+  x.k = torch::randn({batch, heads, keys, d}, generator);
+  x.v = torch::randn({batch, heads, keys, d}, generator);
+  return x;
+}
+
 TEST(Attention, SlicedLargeAttentionEqualsThePlainOne) {
   torch::NoGradGuard no_grad;
-  auto generator = at::detail::createCPUGenerator(11);
   // 8200 x 8200 scores: above the reference's slicing threshold.
-  const auto q = torch::randn({1, 1, 8200, 4}, generator);
-  const auto k = torch::randn({1, 1, 8200, 4}, generator);
-  const auto v = torch::randn({1, 1, 8200, 4}, generator);
+  const auto [q, k, v] = random_qkv(11, 1, 1, 8200, 8200, 4);
   const double scale = 0.5;
   const auto plain =
       torch::matmul(torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1), v);
@@ -26,10 +38,7 @@ TEST(Attention, SlicedLargeAttentionEqualsThePlainOne) {
 // after it the fused kernel is back.
 TEST(Attention, UnfusedScopeSwitchesToTheReferenceAndBack) {
   torch::NoGradGuard no_grad;
-  auto generator = at::detail::createCPUGenerator(12);
-  const auto q = torch::randn({2, 3, 200, 8}, generator);
-  const auto k = torch::randn({2, 3, 150, 8}, generator);
-  const auto v = torch::randn({2, 3, 150, 8}, generator);
+  const auto [q, k, v] = random_qkv(12, 2, 3, 200, 150, 8);
   ASSERT_TRUE(fused_attention_supports(q, k, v, 0.35));
   {
     const UnfusedAttentionScope unfused;
