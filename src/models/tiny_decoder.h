@@ -1,9 +1,9 @@
 #pragma once
 // A TAESD-style tiny latent decoder for previews: a plain stack of 3x3 convolutions, ReLU
 // residual blocks and nearest-neighbour upsampling (the architecture of "Tiny AutoEncoder for
-// Stable Diffusion"), about 1% of the real VAE decoder's work. It decodes the latents the UNet
-// sees (already multiplied by the VAE's scaling factor) straight to [0, 1] RGB, so a preview of
-// a running generation costs milliseconds instead of a full decode.
+// Stable Diffusion"), about 6% of the real VAE decoder's work at 512x512 (0.14 vs 2.5 TFLOP). It
+// decodes the latents the UNet sees (already multiplied by the VAE's scaling factor) straight to
+// [0, 1] RGB, so a preview costs a fraction of a second at 512x512 instead of seconds.
 //
 // Layer order (index: layer), for S upsampling stages of B blocks each:
 //   0 conv latent->C, 1 ReLU, then per stage: B blocks, upsample x2, conv C->C (no bias),
