@@ -2,6 +2,7 @@
 // Timing for the benchmark: a part of the pipeline is counted once (its FLOPs, which also warms
 // up caches, the allocator and oneDNN's primitive cache) and then timed several times; the
 // median of those runs is the figure reported, the spread shows how busy the machine was.
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -12,6 +13,9 @@ namespace dd::cli {
 struct Measurement {
   FlopCount flops;
   std::vector<double> seconds;  // one entry per timed run, in the order they ran
+  // The most resident memory above what was resident when the part began: its activations,
+  // workspaces and the heap the allocator keeps (0: not measured).
+  int64_t peak_rss_above_start = 0;
 
   double median() const;
   // Achieved TFLOP/s over the median run (0 when nothing was counted).

@@ -28,7 +28,8 @@ ordered_json part_json(const Measurement& m, const BenchResult& r) {
           {"runs", m.seconds.size()},
           {"all_seconds", m.seconds},
           {"tflops", m.tflops()},
-          {"efficiency", efficiency(m, r)}};
+          {"efficiency", efficiency(m, r)},
+          {"peak_rss_above_start_bytes", m.peak_rss_above_start}};
 }
 
 ordered_json ceiling_json(const BenchResult& r) {
@@ -58,7 +59,8 @@ void print_part(std::ostream& out, const std::string& name, const Measurement& m
       << "  (" << tera(m.flops.convolution) << " / " << tera(m.flops.linear) << " / "
       << tera(m.flops.matmul) << ")" << std::setw(10) << fixed(m.median(), 3) << std::setw(9)
       << fixed(m.tflops(), 3) << std::setw(10) << fixed(100 * efficiency(m, r), 1) << "%"
-      << std::setw(6) << m.seconds.size() << "\n";
+      << std::setw(6) << m.seconds.size() << std::setw(10)
+      << fixed(static_cast<double>(m.peak_rss_above_start) / (1ull << 30), 2) << "\n";
 }
 
 }  // namespace
@@ -105,7 +107,7 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
       << fixed(c.matmul_fp32, 3) << "; efficiency is relative to " << fixed(r.ceiling_tflops(), 3)
       << "\n\n"
       << std::left << std::setw(18) << "part" << std::right << std::setw(8) << "TFLOP"
-      << "  (conv / linear / matmul)  seconds  TFLOP/s  efficiency  runs\n";
+      << "  (conv / linear / matmul)  seconds  TFLOP/s  efficiency  runs  +GiB\n";
   print_part(out, "text_encode", r.text_encode, r);
   print_part(out, "unet_step", r.unet_step, r);
   print_part(out, "unet_cfg_step", r.unet_cfg_step, r);

@@ -189,26 +189,46 @@ Measurement whole_image(pipeline::DiffusionModel& model, const BenchResult& r) {
   return m;
 }
 
-void measure_parts(pipeline::DiffusionModel& model, BenchResult& r, std::ostream& log) {
+// Runs one part with its memory measured: the allocator's free blocks are returned first so
+// that what earlier parts left is not counted as this one's. Keeps the highest peak in
+// `inference_peak` (left alone where the kernel cannot reset the peak).
+Measurement with_memory(const std::function<Measurement()>& part, int64_t& inference_peak) {
+  malloc_trim(0);
+  const int64_t start = current_rss_bytes();
+  const bool reset = reset_peak_rss();
+  Measurement m = part();
+  if (!reset) return m;
+  const int64_t peak = peak_rss_bytes();
+  m.peak_rss_above_start = peak - start;
+  inference_peak = std::max(inference_peak, peak);
+  return m;
+}
+
+// Every part, each with its memory; returns the most resident memory any of them reached.
+int64_t measure_parts(pipeline::DiffusionModel& model, BenchResult& r, std::ostream& log) {
   const auto& o = r.options;
+  int64_t peak = 0;
   log << "bench: text encoding\n";
-  r.text_encode = measure(o.runs, [&] { pipeline::encode_prompt(model, fresh(kPrompt), {}); });
+  r.text_encode = with_memory(
+      [&] { return measure(o.runs, [&] { pipeline::encode_prompt(model, fresh(kPrompt), {}); }); },
+      peak);
   const auto c = conditioning(model, o);
   log << "bench: UNet step without guidance (batch 1)\n";
-  r.unet_step = unet_step(model, c, o, 1);
+  r.unet_step = with_memory([&] { return unet_step(model, c, o, 1); }, peak);
   log << "bench: UNet step with guidance (batch 2)\n";
-  r.unet_cfg_step = unet_step(model, c, o, 2);
+  r.unet_cfg_step = with_memory([&] { return unet_step(model, c, o, 2); }, peak);
   if (o.unfused_baseline) {
     log << "bench: UNet step with guidance, unfused attention (the before of the fused kernel)\n";
     const models::UnfusedAttentionScope unfused;
-    r.unet_cfg_step_unfused = unet_step(model, c, o, 2);
+    r.unet_cfg_step_unfused = with_memory([&] { return unet_step(model, c, o, 2); }, peak);
   }
   log << "bench: VAE decode\n";
-  r.vae_decode = vae_decode(model, o);
+  r.vae_decode = with_memory([&] { return vae_decode(model, o); }, peak);
   log << "bench: preview decode (TAESD-style tiny decoder)\n";
-  r.preview_decode = preview_decode(model, o);
+  r.preview_decode = with_memory([&] { return preview_decode(model, o); }, peak);
   log << "bench: whole image, " << o.steps << " steps\n";
-  r.image = whole_image(model, r);
+  r.image = with_memory([&] { return whole_image(model, r); }, peak);
+  return peak;
 }
 
 }  // namespace
@@ -235,14 +255,15 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& log) {
 
   auto model = load_model(source, options.load_runs, result, log);
   result.load_peak_rss_bytes = peak_rss_bytes();
-  by_phase = by_phase && reset_peak_rss();
-  measure_parts(*model, result, log);
+  const int64_t inference_peak = measure_parts(*model, result, log);
   // Other processes come and go during a long run: the ceiling is the machine's best of two
-  // measurements, one on each side of the model's.
+  // measurements, one on each side of the model's. Its tensors are not the engine's, so it is
+  // not in the peaks.
   log << "bench: ceiling again\n";
   result.ceiling = better_of(before, measure_ceiling(options.runs, ceiling_shapes));
-  result.inference_peak_rss_bytes = by_phase ? peak_rss_bytes() : 0;
-  result.peak_rss_bytes = std::max(result.load_peak_rss_bytes, peak_rss_bytes());
+  result.inference_peak_rss_bytes = by_phase ? inference_peak : 0;
+  result.peak_rss_bytes =
+      by_phase ? std::max(result.load_peak_rss_bytes, inference_peak) : peak_rss_bytes();
   result.peak_rss_by_phase = by_phase;
   return result;
 }

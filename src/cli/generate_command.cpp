@@ -139,11 +139,8 @@ void run_generate(GenerateArgs& args) {
   const auto loaded = std::chrono::steady_clock::now();
   pipeline::GenerationHooks hooks;
   if (preview_decoder) {
-    auto preview = std::make_shared<pipeline::LatentPreview>(
-        *preview_decoder, args.preview, args.preview_every, model->config().vae.latent_channels);
-    hooks.latents = [preview](int step, int total, const torch::Tensor& latents) {
-      (*preview)(step, total, latents);
-    };
+    hooks.latents = pipeline::LatentPreview(*preview_decoder, args.preview, args.preview_every,
+                                            model->config().vae.latent_channels);
   }
   hooks.progress = [&](int step, int total) {
     if (!args.quiet) std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;

@@ -73,6 +73,8 @@ bool OpenClipWeights::has(const std::string& name) const {
   return file_->contains(stored(name).key);
 }
 
+void OpenClipWeights::release_pages() const { file_->release_pages(); }
+
 std::unique_ptr<WeightSource> clip_single_file_weights(
     std::shared_ptr<const io::SafetensorsFile> file, const ClipTextConfig& config) {
   if (config.single_file_layout == TextLayout::OpenClip)

@@ -21,6 +21,7 @@ class OpenClipWeights : public WeightSource {
   OpenClipWeights(std::shared_ptr<const io::SafetensorsFile> file, std::string prefix);
   torch::Tensor get(const std::string& name) const override;
   bool has(const std::string& name) const override;
+  void release_pages() const override;
 
   // How a transformers name is stored: the OpenCLIP key (with prefix) and, for q/k/v, which
   // third of the fused tensor (0, 1, 2; -1 = the whole tensor).

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "models/attention.h"
+#include "models/build_dtype.h"
 
 namespace dd::models {
 
@@ -74,7 +75,7 @@ SpatialTransformerImpl::SpatialTransformerImpl(const SpatialTransformerOptions& 
   transformer_blocks = register_module("transformer_blocks", nn::ModuleList());
   for (int i = 0; i < o.depth; ++i)
     transformer_blocks->push_back(
-        TransformerBlock(o.channels, o.context_dim, o.heads, o.layer_norm_eps));
+        built(TransformerBlock(o.channels, o.context_dim, o.heads, o.layer_norm_eps)));
   proj_out = projection();
   register_module("proj_out", proj_out.ptr());
 }

@@ -1,5 +1,7 @@
 #include "models/unet_blocks.h"
 
+#include "models/fresh_tensor_ops.h"
+
 namespace dd::models {
 
 namespace nn = torch::nn;
@@ -26,10 +28,10 @@ ResnetBlockImpl::ResnetBlockImpl(int in_channels, int out_channels, int time_emb
 }
 
 torch::Tensor ResnetBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& emb) {
-  auto h = conv1(torch::silu(norm1(x)));
-  h = h + time_emb_proj(torch::silu(emb)).unsqueeze(-1).unsqueeze(-1);
-  h = conv2(torch::silu(norm2(h)));
-  return (conv_shortcut ? conv_shortcut(x) : x) + h;
+  auto h = conv1(silu_fresh(norm1(x)));
+  h = add_to_fresh(h, time_emb_proj(torch::silu(emb)).unsqueeze(-1).unsqueeze(-1));
+  h = conv2(silu_fresh(norm2(h)));
+  return add_to_fresh(h, conv_shortcut ? conv_shortcut(x) : x);
 }
 
 DownsampleImpl::DownsampleImpl(int channels) {

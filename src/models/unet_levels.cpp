@@ -1,5 +1,6 @@
 #include "models/unet_levels.h"
 
+#include "models/build_dtype.h"
 #include "models/transformer.h"
 #include "models/unet_blocks.h"
 
@@ -10,13 +11,14 @@ namespace nn = torch::nn;
 namespace {
 
 ResnetBlock resnet(const UNetConfig& c, int in_channels, int out_channels) {
-  return ResnetBlock(in_channels, out_channels, c.time_embed_dim, c.norm_groups, c.norm_eps);
+  return built(ResnetBlock(in_channels, out_channels, c.time_embed_dim, c.norm_groups, c.norm_eps));
 }
 
 SpatialTransformer transformer(const UNetConfig& c, int channels, int heads, int depth) {
-  return SpatialTransformer(SpatialTransformerOptions{channels, c.context_dim, heads, depth,
-                                                      c.use_linear_projection, c.norm_groups,
-                                                      c.transformer_norm_eps, c.layer_norm_eps});
+  // Its transformer blocks convert themselves as they are built; this converts the rest.
+  return built(SpatialTransformer(
+      SpatialTransformerOptions{channels, c.context_dim, heads, depth, c.use_linear_projection,
+                                c.norm_groups, c.transformer_norm_eps, c.layer_norm_eps}));
 }
 
 torch::Tensor resnet_then_attention(nn::ModuleList resnets, nn::ModuleList attentions, size_t i,
@@ -40,7 +42,7 @@ DownBlockImpl::DownBlockImpl(const UNetConfig& c, int level, int in_channels) {
       attentions->push_back(
           transformer(c, out, c.num_heads.at(level), c.transformer_depth.at(level)));
   }
-  if (level + 1 < c.levels()) downsamplers->push_back(Downsample(out));
+  if (level + 1 < c.levels()) downsamplers->push_back(built(Downsample(out)));
 }
 
 torch::Tensor DownBlockImpl::forward(torch::Tensor x, const torch::Tensor& emb,
@@ -84,7 +86,7 @@ UpBlockImpl::UpBlockImpl(const UNetConfig& c, int level, int in_channels,
       attentions->push_back(
           transformer(c, out, c.num_heads.at(level), c.transformer_depth.at(level)));
   }
-  if (level > 0) upsamplers->push_back(Upsample(out));
+  if (level > 0) upsamplers->push_back(built(Upsample(out)));
 }
 
 torch::Tensor UpBlockImpl::forward(torch::Tensor x, const torch::Tensor& emb,

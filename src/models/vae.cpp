@@ -1,5 +1,6 @@
 #include "models/vae.h"
 
+#include "models/fresh_tensor_ops.h"
 #include "util/error.h"
 
 namespace dd::models {
@@ -66,7 +67,7 @@ torch::Tensor VaeEncoderImpl::forward(const torch::Tensor& x, VaeTrace* trace) {
   }
   h = mid_block_(h);
   record(trace, "encoder.mid_block", h);
-  h = conv_out_(torch::silu(conv_norm_out_(h)));
+  h = conv_out_(silu_fresh(conv_norm_out_(h)));
   record(trace, "encoder.conv_out", h);
   return h;
 }
@@ -94,7 +95,7 @@ torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z, VaeTrace* trace) {
     h = up_blocks_[i]->as<VaeUpBlock>()->forward(h);
     record(trace, "decoder.up_blocks." + std::to_string(i), h);
   }
-  return conv_out_(torch::silu(conv_norm_out_(h)));
+  return conv_out_(silu_fresh(conv_norm_out_(h)));
 }
 
 AutoencoderKLImpl::AutoencoderKLImpl(const VaeConfig& config) : config_(config) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "models/attention.h"
+#include "models/fresh_tensor_ops.h"
 
 namespace dd::models {
 
@@ -63,9 +64,9 @@ VaeResnetBlockImpl::VaeResnetBlockImpl(int in_channels, int out_channels, VaeNor
 }
 
 torch::Tensor VaeResnetBlockImpl::forward(const torch::Tensor& x) {
-  auto h = conv1_(torch::silu(norm1_(x)));
-  h = conv2_(torch::silu(norm2_(h)));
-  return (conv_shortcut_ ? conv_shortcut_(x) : x) + h;
+  auto h = conv1_(silu_fresh(norm1_(x)));
+  h = conv2_(silu_fresh(norm2_(h)));
+  return add_to_fresh(h, conv_shortcut_ ? conv_shortcut_(x) : x);
 }
 
 VaeAttentionImpl::VaeAttentionImpl(int channels, VaeNorm norm)

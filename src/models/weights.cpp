@@ -19,6 +19,8 @@ torch::Tensor FileWeights::get(const std::string& name) const {
 
 bool FileWeights::has(const std::string& name) const { return file_->contains(stored_key(name)); }
 
+void FileWeights::release_pages() const { file_->release_pages(); }
+
 namespace {
 
 std::vector<int64_t> without_trailing_ones(at::IntArrayRef sizes) {
@@ -42,13 +44,19 @@ void copy_into(torch::Tensor& target, torch::Tensor value, const std::string& pa
 
 }  // namespace
 
-void load_weights(torch::nn::Module& module, const WeightSource& source, const std::string& part) {
-  for (auto& item : module.named_parameters(/*recurse=*/true)) {
-    copy_into(item.value(), source.get(item.key()), part, item.key());
-  }
-  for (auto& item : module.named_buffers(/*recurse=*/true)) {
-    copy_into(item.value(), source.get(item.key()), part, item.key());
-  }
+void load_weights(torch::nn::Module& module, const WeightSource& source, const std::string& part,
+                  int64_t release_every_bytes) {
+  int64_t copied_since_release = 0;
+  const auto load = [&](const std::string& name, torch::Tensor& target) {
+    torch::Tensor value = source.get(name);
+    copied_since_release += value.nbytes();
+    copy_into(target, std::move(value), part, name);
+    if (copied_since_release < release_every_bytes) return;
+    source.release_pages();
+    copied_since_release = 0;
+  };
+  for (auto& item : module.named_parameters(/*recurse=*/true)) load(item.key(), item.value());
+  for (auto& item : module.named_buffers(/*recurse=*/true)) load(item.key(), item.value());
 }
 
 }  // namespace dd::models

@@ -20,6 +20,10 @@ class WeightSource {
   // A missing tensor is a dd::Error naming the file and the stored key.
   virtual torch::Tensor get(const std::string& name) const = 0;
   virtual bool has(const std::string& name) const = 0;
+  // Drops the pages of the stored tensors read so far from resident memory (they are copied):
+  // a source over a memory-mapped file would otherwise hold a second copy of the part while it
+  // loads. Sources with nothing to drop do nothing.
+  virtual void release_pages() const {}
 };
 
 // Maps a canonical (diffusers) name to the key stored in the file; the identity by default.
@@ -32,6 +36,7 @@ class FileWeights : public WeightSource {
               KeyRename rename = nullptr);
   torch::Tensor get(const std::string& name) const override;
   bool has(const std::string& name) const override;
+  void release_pages() const override;
   std::string stored_key(const std::string& name) const;
 
  private:
@@ -43,6 +48,11 @@ class FileWeights : public WeightSource {
 // Copies every parameter and buffer of `module` from `source`. A missing tensor or a shape that
 // disagrees is a dd::Error naming `part` and the tensor. Shapes that differ only by trailing
 // size-1 dimensions (a 1x1 conv stored for a linear layer, as in LDM VAE attention) are reshaped.
-void load_weights(torch::nn::Module& module, const WeightSource& source, const std::string& part);
+// The source's pages are released every `release_every_bytes` copied: small next to a part's
+// weights (SDXL's UNet: 5 GB in bf16), large enough that the releases, each a walk over the
+// whole mapping, stay few.
+constexpr int64_t kReleasePagesEveryBytes = int64_t{256} << 20;
+void load_weights(torch::nn::Module& module, const WeightSource& source, const std::string& part,
+                  int64_t release_every_bytes = kReleasePagesEveryBytes);
 
 }  // namespace dd::models

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "models/build_dtype.h"
 #include "models/checkpoint_keys.h"
 #include "models/clip_keys.h"
 #include "models/diffusers_dir.h"
@@ -101,42 +102,77 @@ std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) 
     model->config_ = models::model_config_from_diffusers_dir(source.path);
     model->load_diffusers_dir(source.path);
   } else {
-    auto file = std::make_shared<io::SafetensorsFile>(source.path);
+    auto file = std::make_shared<const io::SafetensorsFile>(source.path);
     std::string arch =
         source.config_json.empty() ? sidecar_arch_json(source.path) : source.config_json;
     model->config_ = arch.empty() ? models::preset(models::detect_preset(*file))
                                   : models::model_config_from_arch_json(read_json_file(arch), arch);
-    model->load_single_file(source.path);
+    model->load_single_file(file);
   }
   model->load_tokenizers(source);
   return model;
 }
 
-// Each part is built, loaded and converted to the compute dtype before the next one is built,
-// so the float32 copy of one part (10 GB for SDXL's UNet) never coexists with the others, and
-// the file pages it was read from are dropped from resident memory once copied.
-void DiffusionModel::load_single_file(const std::string& path) {
-  auto file = std::make_shared<const io::SafetensorsFile>(path);
+namespace {
+
+// Eval mode, the compute dtype and layout for a loaded part; drops `file`'s pages and returns
+// freed heap memory to the system.
+void ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& file,
+                       torch::ScalarType dtype) {
+  module.eval();
+  file.release_pages();
+  if (dtype != torch::kFloat32) {
+    module.to(dtype);
+    // oneDNN's fast bf16 convolutions want channels-last (NHWC) weights and activations.
+    torch::NoGradGuard no_grad;
+    for (auto& param : module.parameters())
+      if (param.dim() == 4) param.set_data(param.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+#ifdef __GLIBC__
+  malloc_trim(0);  // the float32 copies just freed go back to the system, not to the next part
+#endif
+}
+
+// The UNet or the VAE, built block by block in `dtype` (models/build_dtype.h), loaded and
+// readied. Each part is finished before the next is built, so the float32 copy of a part never
+// coexists with the others, and the file pages it was read from are dropped once copied.
+template <class Part, class Config>
+Part load_part(const Config& config, const models::WeightSource& weights,
+               const io::SafetensorsFile& file, torch::ScalarType dtype, const std::string& name) {
+  Part part = [&] {
+    const models::BuildDtypeScope build_in(dtype);
+    return Part(config);
+  }();
+  models::load_weights(*part, weights, name);
+  ready_for_compute(*part, file, dtype);
+  return part;
+}
+
+// Text encoders stay in float32 whatever the compute dtype: they run once per prompt, and
+// their accuracy decides every step's conditioning.
+models::ClipTextModel load_text_encoder(const models::ClipTextConfig& config,
+                                        const models::WeightSource& weights,
+                                        const io::SafetensorsFile& file, const std::string& name) {
+  return load_part<models::ClipTextModel>(config, weights, file, torch::kFloat32, name);
+}
+
+}  // namespace
+
+void DiffusionModel::load_single_file(const std::shared_ptr<const io::SafetensorsFile>& file) {
+  const std::string& path = path_;
   const auto& unet_config = config_.unet;
-  unet = models::UNet(unet_config);
-  models::load_weights(*unet,
-                       models::FileWeights(file, "model.diffusion_model.",
-                                           [&](const std::string& name) {
-                                             return models::unet_single_file_key(name, unet_config);
-                                           }),
-                       path + " (unet)");
-  ready_for_compute(*unet, *file);
-  vae = models::AutoencoderKL(config_.vae);
-  models::load_weights(*vae, *models::vae_ldm_weights(file, config_.vae), path + " (vae)");
-  ready_for_compute(*vae, *file);
+  const models::FileWeights unet_weights(
+      file, "model.diffusion_model.",
+      [&](const std::string& name) { return models::unet_single_file_key(name, unet_config); });
+  unet = load_part<models::UNet>(unet_config, unet_weights, *file, dtype_, path + " (unet)");
+  vae = load_part<models::AutoencoderKL>(config_.vae, *models::vae_ldm_weights(file, config_.vae),
+                                         *file, dtype_, path + " (vae)");
   text_encoders.clear();
   for (size_t i = 0; i < config_.text_encoders.size(); ++i) {
-    text_encoders.emplace_back(config_.text_encoders[i]);
-    auto source = models::clip_single_file_weights(file, config_.text_encoders[i]);
-    models::load_weights(*text_encoders[i], *source,
-                         path + " (text encoder " + std::to_string(i + 1) + ")");
-    text_encoders[i]->eval();  // text encoders stay in float32 (see ready_for_compute)
-    file->release_pages();
+    const auto& config = config_.text_encoders[i];
+    text_encoders.push_back(
+        load_text_encoder(config, *models::clip_single_file_weights(file, config), *file,
+                          path + " (text encoder " + std::to_string(i + 1) + ")"));
   }
 }
 
@@ -144,21 +180,18 @@ void DiffusionModel::load_diffusers_dir(const std::string& dir) {
   auto component = [&](const std::string& name) {
     return std::make_shared<const io::SafetensorsFile>(models::diffusers_weights_file(dir, name));
   };
-  unet = models::UNet(config_.unet);
-  auto unet_file = component("unet");
-  models::load_weights(*unet, models::FileWeights(unet_file, ""), dir + "/unet");
-  ready_for_compute(*unet, *unet_file);
-  vae = models::AutoencoderKL(config_.vae);
-  auto vae_file = component("vae");
-  models::load_weights(*vae, models::FileWeights(vae_file, ""), dir + "/vae");
-  ready_for_compute(*vae, *vae_file);
+  const auto unet_file = component("unet");
+  unet = load_part<models::UNet>(config_.unet, models::FileWeights(unet_file, ""), *unet_file,
+                                 dtype_, dir + "/unet");
+  const auto vae_file = component("vae");
+  vae = load_part<models::AutoencoderKL>(config_.vae, models::FileWeights(vae_file, ""), *vae_file,
+                                         dtype_, dir + "/vae");
   text_encoders.clear();
   for (size_t i = 0; i < config_.text_encoders.size(); ++i) {
     const std::string name = i == 0 ? "text_encoder" : "text_encoder_2";
-    text_encoders.emplace_back(config_.text_encoders[i]);
-    models::load_weights(*text_encoders[i], models::FileWeights(component(name), ""),
-                         dir + "/" + name);
-    text_encoders[i]->eval();
+    const auto file = component(name);
+    text_encoders.push_back(load_text_encoder(
+        config_.text_encoders[i], models::FileWeights(file, ""), *file, dir + "/" + name));
   }
 }
 
@@ -172,23 +205,6 @@ void DiffusionModel::load_tokenizers(const ModelSource& source) {
       tokenizer = tokenizer.with_special_token("!");
     tokenizers.push_back(std::move(tokenizer));
   }
-}
-
-void DiffusionModel::ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& file) {
-  module.eval();
-  file.release_pages();
-  if (dtype_ != torch::kFloat32) {
-    module.to(dtype_);
-    // oneDNN's fast bf16 convolutions want channels-last (NHWC) weights and activations.
-    torch::NoGradGuard no_grad;
-    for (auto& param : module.parameters())
-      if (param.dim() == 4) param.set_data(param.contiguous(at::MemoryFormat::ChannelsLast));
-    // Text encoders are not passed here: they run once per prompt and stay in float32 for
-    // accuracy.
-  }
-#ifdef __GLIBC__
-  malloc_trim(0);  // the float32 copies just freed go back to the system, not to the next part
-#endif
 }
 
 }  // namespace dd::pipeline

@@ -53,12 +53,9 @@ class DiffusionModel {
   std::string text_encoder_loras;
 
  private:
-  void load_single_file(const std::string& file);
+  void load_single_file(const std::shared_ptr<const io::SafetensorsFile>& file);
   void load_diffusers_dir(const std::string& dir);
   void load_tokenizers(const ModelSource& source);
-  // Eval mode, the compute dtype and layout for a loaded part; drops `file`'s pages and
-  // returns freed heap memory to the system.
-  void ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& file);
 
   std::string path_;
   models::ModelConfig config_;

@@ -100,19 +100,21 @@ double DiffusionTrainer::step(int index) {
 }
 
 double DiffusionTrainer::refine_step(int index) {
-  const SceneBatch batch =
-      training_step_batch(settings_.seed, kRefineStream, index, batch_options());
-  return train_on(
-      batch, {learning_rate(settings_.refine_lr, index, 0, settings_.refine_steps),
-              settings_.refine_offset_noise, settings_.min_snr_gamma, settings_.steps + index});
+  return offset_noise_step(kRefineStream, index, settings_.refine_steps, settings_.min_snr_gamma,
+                           settings_.steps + index);
 }
 
 double DiffusionTrainer::detail_step(int index) {
-  const SceneBatch batch =
-      training_step_batch(settings_.seed, kDetailStream, index, batch_options());
-  return train_on(batch, {learning_rate(settings_.refine_lr, index, 0, settings_.detail_steps),
-                          settings_.refine_offset_noise, 0.0,
-                          settings_.steps + settings_.refine_steps + index});
+  return offset_noise_step(kDetailStream, index, settings_.detail_steps, 0.0,
+                           settings_.steps + settings_.refine_steps + index);
+}
+
+// Phases 4 and 5: the refinement learning rate and offset noise, on a stream of their own.
+double DiffusionTrainer::offset_noise_step(uint64_t stream, int index, int total,
+                                           double min_snr_gamma, int ema_index) {
+  const SceneBatch batch = training_step_batch(settings_.seed, stream, index, batch_options());
+  return train_on(batch, {learning_rate(settings_.refine_lr, index, 0, total),
+                          settings_.refine_offset_noise, min_snr_gamma, ema_index});
 }
 
 double DiffusionTrainer::train_on(const SceneBatch& batch, const StepRecipe& recipe) {

@@ -55,6 +55,8 @@ class DiffusionTrainer {
     int ema_index = 0;
   };
   double train_on(const SceneBatch& batch, const StepRecipe& recipe);
+  double offset_noise_step(uint64_t stream, int index, int total, double min_snr_gamma,
+                           int ema_index);
   void update_ema(int index);
 
   models::ModelConfig config_;
