@@ -23,6 +23,7 @@ struct BenchArgs {
   bool json = false;
   bool tiny = false;
   bool unfused_baseline = false;
+  bool op_profile = false;
 };
 
 int parse_int(const std::string& option, const std::string& text, int min, int max) {
@@ -56,6 +57,7 @@ BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& extras) {
   o.work_dir = a.work_dir;
   o.tiny = a.tiny;
   o.unfused_baseline = a.unfused_baseline;
+  o.op_profile = a.op_profile;
   return o;
 }
 
@@ -109,6 +111,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--unfused-baseline", args->unfused_baseline,
                 "Also time the guided UNet step with the unfused (matmul + softmax) attention, "
                 "for the fused kernel's before/after ratio");
+  cmd->add_flag("--op-profile", args->op_profile,
+                "Also run the guided UNet step and the VAE decode once more with each operator "
+                "timed, and list where their time goes");
   // For the tool's own tests: a narrow model of the preset's structure, fast at any size.
   cmd->add_flag("--tiny", args->tiny)->group("");
   cmd->footer(kFooter);

@@ -63,6 +63,30 @@ void print_part(std::ostream& out, const std::string& name, const Measurement& m
       << fixed(static_cast<double>(m.peak_rss_above_start) / (1ull << 30), 2) << "\n";
 }
 
+ordered_json profile_json(const OperatorProfile& p) {
+  ordered_json operators = ordered_json::array();
+  for (const auto& op : p.operators)
+    operators.push_back({{"name", op.name}, {"calls", op.calls}, {"seconds", op.seconds}});
+  return {{"seconds", p.seconds}, {"operators", operators}};
+}
+
+// The operators that took the most time, and what was left outside every operator.
+void print_profile(std::ostream& out, const std::string& part, const OperatorProfile& p) {
+  constexpr size_t kShown = 12;
+  out << "\n" << part << ", one run of " << fixed(p.seconds, 3) << " s, by operator:\n";
+  double in_operators = 0;
+  for (size_t i = 0; i < p.operators.size(); ++i) {
+    const auto& op = p.operators[i];
+    in_operators += op.seconds;
+    if (i >= kShown) continue;
+    out << "  " << std::left << std::setw(40) << op.name << std::right << std::setw(9)
+        << fixed(op.seconds, 3) << " s" << std::setw(7) << fixed(100 * op.seconds / p.seconds, 1)
+        << "%" << std::setw(7) << op.calls << " calls\n";
+  }
+  out << "  " << std::left << std::setw(40) << "(outside any operator)" << std::right
+      << std::setw(9) << fixed(p.seconds - in_operators, 3) << " s\n";
+}
+
 }  // namespace
 
 ordered_json bench_json(const BenchResult& r) {
@@ -81,6 +105,10 @@ ordered_json bench_json(const BenchResult& r) {
     out["fused_attention_speedup"] = r.unet_cfg_step_unfused.median() / r.unet_cfg_step.median();
   }
   out["vae_decode"] = part_json(r.vae_decode, r);
+  if (r.options.op_profile) {
+    out["unet_cfg_step_profile"] = profile_json(r.unet_cfg_step_profile);
+    out["vae_decode_profile"] = profile_json(r.vae_decode_profile);
+  }
   out["preview_decode"] = part_json(r.preview_decode, r);
   out["image"] = part_json(r.image, r);
   out["checkpoint_load"] = {{"seconds", r.checkpoint_load.median()},
@@ -120,6 +148,10 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
     out << "\nfused attention: guided step " +
                fixed(r.unet_cfg_step_unfused.median() / r.unet_cfg_step.median(), 2) +
                "x faster than with the unfused attention\n";
+  if (o.op_profile) {
+    print_profile(out, "unet_cfg_step", r.unet_cfg_step_profile);
+    print_profile(out, "vae_decode", r.vae_decode_profile);
+  }
   out << "\ncheckpoint load: " << gib(static_cast<double>(r.checkpoint_bytes)) << " in "
       << fixed(r.checkpoint_load.median(), 2) << " s (median of "
       << r.checkpoint_load.seconds.size() << ")\n"

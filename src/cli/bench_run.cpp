@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "cli/arch_json.h"
 #include "cli/bench_checkpoint.h"
 #include "cli/bench_tiny_model.h"
+#include "cli/op_profiler.h"
 #include "cli/process_memory.h"
 #include "cli/standin_tokenizer.h"
 #include "models/attention.h"
@@ -134,26 +136,38 @@ torch::Tensor rows(const torch::Tensor& t, int64_t batch) {
 
 // One denoising step as pipeline::generate runs it: latents to the compute dtype and layout,
 // the UNet, the prediction back to float32. A guided step is the batch of 2.
-Measurement unet_step(pipeline::DiffusionModel& model, const UNetConditioning& c,
-                      const BenchOptions& options, int64_t batch) {
+std::function<void()> unet_step_work(pipeline::DiffusionModel& model, const UNetConditioning& c,
+                                     const BenchOptions& options, int64_t batch) {
   const auto latents =
       torch::randn({batch, model.config().unet.in_channels, options.height / 8, options.width / 8});
   const auto t = torch::full({batch}, 500.0, torch::kFloat32);
   const auto context = rows(c.context, batch);
   const auto text_embeds = rows(c.text_embeds, batch);
   const auto time_ids = rows(c.time_ids, batch);
-  return measure(options.runs, [&] {
+  return [&model, latents, t, context, text_embeds, time_ids] {
     model.unet->forward(model.to_compute(latents), t, context, text_embeds, time_ids)
         .to(torch::kFloat32);
-  });
+  };
 }
 
-Measurement vae_decode(pipeline::DiffusionModel& model, const BenchOptions& options) {
+std::function<void()> vae_decode_work(pipeline::DiffusionModel& model,
+                                      const BenchOptions& options) {
   const auto& vae = model.config().vae;
   const auto z = torch::randn({1, vae.latent_channels, options.height / 8, options.width / 8});
-  return measure(options.runs, [&] {
-    model.vae->decode(model.to_compute(z / vae.scaling_factor)).to(torch::kFloat32);
-  });
+  return [&model, z, scaling = vae.scaling_factor] {
+    model.vae->decode(model.to_compute(z / scaling)).to(torch::kFloat32);
+  };
+}
+
+// One more untimed run of `work` with every operator's time recorded.
+OperatorProfile profile(const std::function<void()>& work) {
+  OperatorProfile result;
+  const OpProfiler profiler;
+  const auto start = std::chrono::steady_clock::now();
+  work();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.operators = profiler.by_time();
+  return result;
 }
 
 // The TAESD-style preview decoder (random weights) on the same latents: what a preview costs
@@ -214,16 +228,23 @@ int64_t measure_parts(pipeline::DiffusionModel& model, BenchResult& r, std::ostr
       peak);
   const auto c = conditioning(model, o);
   log << "bench: UNet step without guidance (batch 1)\n";
-  r.unet_step = with_memory([&] { return unet_step(model, c, o, 1); }, peak);
+  r.unet_step = with_memory([&] { return measure(o.runs, unet_step_work(model, c, o, 1)); }, peak);
   log << "bench: UNet step with guidance (batch 2)\n";
-  r.unet_cfg_step = with_memory([&] { return unet_step(model, c, o, 2); }, peak);
+  const auto guided_step = unet_step_work(model, c, o, 2);
+  r.unet_cfg_step = with_memory([&] { return measure(o.runs, guided_step); }, peak);
   if (o.unfused_baseline) {
     log << "bench: UNet step with guidance, unfused attention (the before of the fused kernel)\n";
     const models::UnfusedAttentionScope unfused;
-    r.unet_cfg_step_unfused = with_memory([&] { return unet_step(model, c, o, 2); }, peak);
+    r.unet_cfg_step_unfused = with_memory([&] { return measure(o.runs, guided_step); }, peak);
   }
   log << "bench: VAE decode\n";
-  r.vae_decode = with_memory([&] { return vae_decode(model, o); }, peak);
+  const auto decode = vae_decode_work(model, o);
+  r.vae_decode = with_memory([&] { return measure(o.runs, decode); }, peak);
+  if (o.op_profile) {
+    log << "bench: operator profile of the guided step and the VAE decode\n";
+    r.unet_cfg_step_profile = profile(guided_step);
+    r.vae_decode_profile = profile(decode);
+  }
   log << "bench: preview decode (TAESD-style tiny decoder)\n";
   r.preview_decode = with_memory([&] { return preview_decode(model, o); }, peak);
   log << "bench: whole image, " << o.steps << " steps\n";

@@ -11,6 +11,7 @@
 
 #include "cli/bench_ceiling.h"
 #include "cli/bench_measure.h"
+#include "cli/op_profiler.h"
 
 namespace dd::cli {
 
@@ -27,6 +28,7 @@ struct BenchOptions {
   std::string work_dir;       // where the checkpoint is written; "" = the system's temp dir
   bool tiny = false;          // a narrow model of the preset's structure (tests of the tool)
   bool unfused_baseline = false;  // also time the guided step with the unfused attention
+  bool op_profile = false;        // also profile the guided step and the VAE decode by operator
 };
 
 struct BenchResult {
@@ -39,8 +41,9 @@ struct BenchResult {
   Measurement unet_cfg_step;  // one UNet forward, batch 2 (classifier-free guidance)
   Measurement unet_cfg_step_unfused;  // the same with the unfused attention (if asked for)
   Measurement vae_decode;             // latents to one image
-  Measurement preview_decode;         // the same latents through a TAESD-style tiny decoder
-  Measurement image;  // pipeline::generate: both prompts, `steps` guided steps, decode
+  OperatorProfile unet_cfg_step_profile, vae_decode_profile;  // (if asked for)
+  Measurement preview_decode;  // the same latents through a TAESD-style tiny decoder
+  Measurement image;           // pipeline::generate: both prompts, `steps` guided steps, decode
   Measurement checkpoint_load;
   uint64_t checkpoint_bytes = 0;
   int64_t loaded_rss_bytes = 0;          // resident right after loading

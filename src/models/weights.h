@@ -51,7 +51,7 @@ class FileWeights : public WeightSource {
 // The source's pages are released every `release_every_bytes` copied: small next to a part's
 // weights (SDXL's UNet: 5 GB in bf16), large enough that the releases, each a walk over the
 // whole mapping, stay few.
-constexpr int64_t kReleasePagesEveryBytes = int64_t{256} << 20;
+constexpr int64_t kReleasePagesEveryBytes = int64_t{64} << 20;
 void load_weights(torch::nn::Module& module, const WeightSource& source, const std::string& part,
                   int64_t release_every_bytes = kReleasePagesEveryBytes);
 

@@ -210,6 +210,7 @@ TEST(BenchCommand, PrintsJsonWithEveryPart) {
     EXPECT_GE(report["peak_rss_bytes"], report["load_peak_rss_bytes"]);
     EXPECT_GE(report["peak_rss_bytes"], report["inference_peak_rss_bytes"]);
     EXPECT_FALSE(report.contains("unet_cfg_step_unfused_attention"));  // only when asked for
+    EXPECT_FALSE(report.contains("unet_cfg_step_profile"));
   }
 }
 
@@ -228,6 +229,32 @@ TEST(BenchCommand, UnfusedBaselineTimesTheGuidedStepBothWays) {
   EXPECT_DOUBLE_EQ(report["fused_attention_speedup"].get<double>(),
                    report["unet_cfg_step_unfused_attention"]["seconds"].get<double>() /
                        report["unet_cfg_step"]["seconds"].get<double>());
+}
+
+// --op-profile lists where the guided step's and the decode's time goes, operator by operator:
+// the convolutions are there, and the operators' times fit inside the run's.
+TEST(BenchCommand, OpProfileListsTheOperatorsOfTheStepAndTheDecode) {
+  const int threads = at::get_num_threads();
+  const auto run = run_cli({"--threads", "1", "bench", "--arch", "sd15", "--width", "64",
+                            "--height", "64", "--steps", "1", "--runs", "1", "--image-runs", "0",
+                            "--json", "--tiny", "--op-profile"});
+  at::set_num_threads(threads);
+  ASSERT_EQ(run.status, 0) << run.err;
+  const auto report = nlohmann::json::parse(run.out);
+  for (const char* part : {"unet_cfg_step_profile", "vae_decode_profile"}) {
+    SCOPED_TRACE(part);
+    const auto& profile = report.at(part);
+    double in_operators = 0;
+    bool has_convolution = false;
+    for (const auto& op : profile.at("operators")) {
+      EXPECT_GT(op.at("calls").get<int>(), 0);
+      in_operators += op.at("seconds").get<double>();
+      has_convolution |= op.at("name") == "aten::conv2d";
+    }
+    EXPECT_TRUE(has_convolution);
+    EXPECT_GT(in_operators, 0);
+    EXPECT_LE(in_operators, profile.at("seconds").get<double>());
+  }
 }
 
 TEST(BenchCommand, BadOptionsAreOneErrorLine) {
