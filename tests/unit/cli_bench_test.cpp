@@ -214,14 +214,20 @@ TEST(BenchCommand, PrintsJsonWithEveryPart) {
   }
 }
 
+// The tiny SD 1.5 bench on one thread, one run of each part and no whole image, with `flag`.
+CliRun tiny_sd15_bench_with(const std::string& flag) {
+  const int threads = at::get_num_threads();
+  auto run =
+      run_cli({"--threads", "1", "bench", "--arch", "sd15", "--width", "64", "--height", "64",
+               "--steps", "1", "--runs", "1", "--image-runs", "0", "--json", "--tiny", flag});
+  at::set_num_threads(threads);
+  return run;
+}
+
 // --unfused-baseline times the guided step a second time with the unfused attention: the same
 // FLOPs (the counter sees the fused kernel's products too), and the ratio of the two times.
 TEST(BenchCommand, UnfusedBaselineTimesTheGuidedStepBothWays) {
-  const int threads = at::get_num_threads();
-  const auto run = run_cli({"--threads", "1", "bench", "--arch", "sd15", "--width", "64",
-                            "--height", "64", "--steps", "1", "--runs", "1", "--image-runs", "0",
-                            "--json", "--tiny", "--unfused-baseline"});
-  at::set_num_threads(threads);
+  const auto run = tiny_sd15_bench_with("--unfused-baseline");
   ASSERT_EQ(run.status, 0) << run.err;
   const auto report = nlohmann::json::parse(run.out);
   expect_part(report, "unet_cfg_step_unfused_attention");
@@ -234,11 +240,7 @@ TEST(BenchCommand, UnfusedBaselineTimesTheGuidedStepBothWays) {
 // --op-profile lists where the guided step's and the decode's time goes, operator by operator:
 // the convolutions are there, and the operators' times fit inside the run's.
 TEST(BenchCommand, OpProfileListsTheOperatorsOfTheStepAndTheDecode) {
-  const int threads = at::get_num_threads();
-  const auto run = run_cli({"--threads", "1", "bench", "--arch", "sd15", "--width", "64",
-                            "--height", "64", "--steps", "1", "--runs", "1", "--image-runs", "0",
-                            "--json", "--tiny", "--op-profile"});
-  at::set_num_threads(threads);
+  const auto run = tiny_sd15_bench_with("--op-profile");
   ASSERT_EQ(run.status, 0) << run.err;
   const auto report = nlohmann::json::parse(run.out);
   for (const char* part : {"unet_cfg_step_profile", "vae_decode_profile"}) {
