@@ -133,9 +133,10 @@ void ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& fil
 #endif
 }
 
-// The UNet or the VAE, built block by block in `dtype` (models/build_dtype.h), loaded and
-// readied. Each part is finished before the next is built, so the float32 copy of a part never
-// coexists with the others, and the file pages it was read from are dropped once copied.
+// A part (UNet, VAE or text encoder), built in `dtype` (block by block where the module
+// converts its blocks, models/build_dtype.h), loaded and readied. Each part is finished before the
+// next is built, so the float32 copy of a part never coexists with the others, and the file pages
+// it was read from are dropped once copied.
 template <class Part, class Config>
 Part load_part(const Config& config, const models::WeightSource& weights,
                const io::SafetensorsFile& file, torch::ScalarType dtype, const std::string& name) {
