@@ -1,6 +1,8 @@
 // attention_bench: the fused attention kernel against the matmul + softmax reference on the
 // self-attention shapes that dominate a UNet step (see bench/README.md). Prints one JSON object
-// per shape and dtype. Usage: attention_bench [--threads N] [--runs N]
+// per shape and dtype. Usage: attention_bench [--threads N] [--runs N] [--dtype bf16|fp32]
+// [--shape NAME] [--fused-only] (skips timing the slow reference, for quick iterations on the
+// kernel)
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -51,14 +53,15 @@ double median_seconds(Attention f, const torch::Tensor& q, const torch::Tensor& 
   return seconds[seconds.size() / 2];
 }
 
-void measure(const Shape& s, torch::ScalarType type, int runs) {
+void measure(const Shape& s, torch::ScalarType type, int runs, bool fused_only) {
   auto generator = at::detail::createCPUGenerator(1);
   const std::vector<int64_t> sizes{s.batch, s.heads, s.tokens, s.dim};
   const auto q = torch::randn(sizes, generator).to(type);
   const auto k = torch::randn(sizes, generator).to(type);
   const auto v = torch::randn(sizes, generator).to(type);
   const double scale = 1.0 / std::sqrt(static_cast<double>(s.dim));
-  const double reference = median_seconds(dd::models::reference_attention, q, k, v, scale, runs);
+  const double reference =
+      fused_only ? 0.0 : median_seconds(dd::models::reference_attention, q, k, v, scale, runs);
   const double fused_s = median_seconds(fused, q, k, v, scale, runs);
   // Accuracy of both against float32 from the same inputs, to show the speed costs none.
   const auto truth = dd::models::reference_attention(q.to(torch::kFloat32), k.to(torch::kFloat32),
@@ -69,15 +72,30 @@ void measure(const Shape& s, torch::ScalarType type, int runs) {
   const double flops = 4.0 * s.batch * s.heads * s.tokens * s.tokens * s.dim;
   std::cout << "{\"shape\": \"" << s.name << "\", \"dtype\": \""
             << (type == torch::kBFloat16 ? "bf16" : "fp32")
-            << "\", \"threads\": " << at::get_num_threads() << ", \"runs\": " << runs
-            << ", \"reference_seconds\": " << reference << ", \"fused_seconds\": " << fused_s
-            << ", \"speedup\": " << reference / fused_s
-            << ", \"reference_tflops\": " << flops / reference / 1e12
-            << ", \"fused_tflops\": " << flops / fused_s / 1e12 << ", \"reference_max_abs_error\": "
-            << error(dd::models::reference_attention(q, k, v, scale))
+            << "\", \"threads\": " << at::get_num_threads() << ", \"runs\": " << runs;
+  if (!fused_only)
+    std::cout << ", \"reference_seconds\": " << reference
+              << ", \"speedup\": " << reference / fused_s
+              << ", \"reference_tflops\": " << flops / reference / 1e12
+              << ", \"reference_max_abs_error\": "
+              << error(dd::models::reference_attention(q, k, v, scale));
+  std::cout << ", \"fused_seconds\": " << fused_s
+            << ", \"fused_tflops\": " << flops / fused_s / 1e12
             << ", \"fused_max_abs_error\": " << error(fused(q, k, v, scale))
             << ", \"avx512\": " << (dd::models::avx512_attention_available() ? "true" : "false")
             << "}" << std::endl;
+}
+
+bool flag(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return true;
+  return false;
+}
+
+const char* text_option(int argc, char** argv, const char* name) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  return nullptr;
 }
 
 int int_option(int argc, char** argv, const char* name, int fallback) {
@@ -94,6 +112,14 @@ int main(int argc, char** argv) {
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(int_option(argc, argv, "--threads", std::max(1, cores)));
   const int runs = int_option(argc, argv, "--runs", 3);
+  const bool fused_only = flag(argc, argv, "--fused-only");
+  const char* dtype = text_option(argc, argv, "--dtype");
+  const char* only_shape = text_option(argc, argv, "--shape");
   for (const auto& shape : kShapes)
-    for (const auto type : {torch::kBFloat16, torch::kFloat32}) measure(shape, type, runs);
+    if (!only_shape || std::strcmp(only_shape, shape.name) == 0)
+      for (const auto type : {torch::kBFloat16, torch::kFloat32}) {
+        const bool bf16 = type == torch::kBFloat16;
+        if (dtype && std::strcmp(dtype, bf16 ? "bf16" : "fp32") != 0) continue;
+        measure(shape, type, runs, fused_only);
+      }
 }

@@ -10,6 +10,12 @@
 
 #include "models/fused_attention_kernel.h"
 
+// Without -fopenmp, at::parallel_for compiles to a plain serial loop and the kernel would use
+// one core whatever at::set_num_threads says (see CMakeLists.txt).
+#ifndef INTRA_OP_PARALLEL
+#error "build with -fopenmp: at::parallel_for is serial without it"
+#endif
+
 namespace dd::models {
 
 namespace fd = fused_detail;

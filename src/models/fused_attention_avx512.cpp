@@ -66,8 +66,8 @@ Layout layout_of(const Problem& p) {
 // One thread's working set for a block of queries.
 struct Scratch {
   uint32_t* q;  // [kQueryBlock][qk_units]
-  float* s;     // [kQueryBlock][kKeyBlock] scores
-  uint32_t* p;  // [kQueryBlock][block_key_units] probabilities
+  float* s;     // [kRows][kKeyBlock] scores of the register tile in hand
+  uint32_t* p;  // [kRows][block_key_units] its probabilities
   float* o;     // [kQueryBlock][width] unnormalised outputs
   float* max;   // [kQueryBlock] running maximum of the base-2 exponents
   float* sum;   // [kQueryBlock] running sum of the probabilities
@@ -82,9 +82,9 @@ Scratch scratch_of(const Layout& l, void* base) {
   s.q = words;
   words += line_words(kQueryBlock * l.qk_units);
   s.s = reinterpret_cast<float*>(words);
-  words += kQueryBlock * kKeyBlock;
+  words += kRows * kKeyBlock;
   s.p = words;
-  words += kQueryBlock * l.block_key_units;
+  words += kRows * l.block_key_units;
   s.o = reinterpret_cast<float*>(words);
   words += kQueryBlock * l.width;
   s.max = reinterpret_cast<float*>(words);
@@ -94,8 +94,8 @@ Scratch scratch_of(const Layout& l, void* base) {
 }
 
 int64_t scratch_words(const Layout& l) {
-  return line_words(kQueryBlock * l.qk_units) + kQueryBlock * kKeyBlock +
-         kQueryBlock * l.block_key_units + kQueryBlock * l.width + 2 * kQueryBlock;
+  return line_words(kQueryBlock * l.qk_units) + kRows * kKeyBlock + kRows * l.block_key_units +
+         kQueryBlock * l.width + 2 * kQueryBlock;
 }
 
 // --- reading the caller's tensors ---------------------------------------------------------------
@@ -281,28 +281,28 @@ inline __m512 exp2_nonpositive(__m512 x) {
 
 // --- one key block ---------------------------------------------------------------------------
 
+// Scores of the kRows queries at q against one key block, into s (row stride kKeyBlock).
 template <bool kBf16>
-void block_scores(const Layout& l, int64_t rows, const uint32_t* k, const Scratch& s) {
-  for (int64_t r = 0; r < rows; r += kRows)
-    for (int64_t t = 0; t < kKeyBlock / kLanes; t += kKeyVectors)
-      score_tile<kBf16>(s.q + r * l.qk_units, l.qk_units, k + t * l.qk_units * kLanes,
-                        s.s + r * kKeyBlock + t * kLanes);
+void tile_scores(const Layout& l, const uint32_t* q, const uint32_t* k, float* s) {
+  for (int64_t t = 0; t < kKeyBlock / kLanes; t += kKeyVectors)
+    score_tile<kBf16>(q, l.qk_units, k + t * l.qk_units * kLanes, s + t * kLanes);
 }
 
 // Keys past the end of the last block must get probability 0, whatever their packed zeros score.
 // A finite score rather than -inf: (-inf) - (-inf) would make the exponential's reduction NaN.
 // Scaled by at most kMaxScale * log2(e) it stays finite, and 2^(that) is exactly 0.
-void mask_keys(int64_t rows, int64_t valid_keys, float* s) {
-  for (int64_t r = 0; r < rows; ++r)
+void mask_keys(int64_t valid_keys, float* s) {
+  for (int64_t r = 0; r < kRows; ++r)
     for (int64_t j = valid_keys; j < kKeyBlock; ++j) s[r * kKeyBlock + j] = -1e30f;
 }
 
-// Folds one block of row r's scores into its running maximum and sum (the online softmax):
-// writes the block's probabilities relative to the new maximum and rescales what the row has
-// accumulated so far, so that no whole row of scores is ever needed.
+// Folds one block of scores (row i of the register tile, row r of the query block) into the
+// row's running maximum and sum (the online softmax): writes the block's probabilities relative
+// to the new maximum and rescales what the row has accumulated so far, so that no whole row of
+// scores is ever needed.
 template <bool kBf16>
-void softmax_row(const Layout& l, float exponent_scale, int64_t r, const Scratch& s) {
-  const float* scores = s.s + r * kKeyBlock;
+void softmax_row(const Layout& l, float exponent_scale, int64_t i, int64_t r, const Scratch& s) {
+  const float* scores = s.s + i * kKeyBlock;
   __m512 block_max = _mm512_loadu_ps(scores);
   for (int64_t j = kLanes; j < kKeyBlock; j += kLanes)
     block_max = _mm512_max_ps(block_max, _mm512_loadu_ps(scores + j));
@@ -311,7 +311,7 @@ void softmax_row(const Layout& l, float exponent_scale, int64_t r, const Scratch
   const float new_max = candidate > old_max ? candidate : old_max;
   const __m512 scale = _mm512_set1_ps(exponent_scale), shift = _mm512_set1_ps(new_max);
   __m512 total = _mm512_setzero_ps();
-  uint32_t* probs = s.p + r * l.block_key_units;
+  uint32_t* probs = s.p + i * l.block_key_units;
   for (int64_t j = 0; j < kKeyBlock; j += 2 * kLanes) {
     const __m512 low =
         exp2_nonpositive<kBf16>(_mm512_fmsub_ps(_mm512_loadu_ps(scores + j), scale, shift));
@@ -363,20 +363,19 @@ void value_columns(const Layout& l, const uint32_t* p, const uint32_t* v, int64_
   }
 }
 
-// Output columns in groups of 4 vectors; the last group takes the remainder, up to 4.5 vectors.
+// o (kRows rows) += p v: output columns in groups of 4 vectors; the last group takes the
+// remainder, up to 4.5 vectors.
 template <bool kBf16>
-void block_values(const Layout& l, int64_t rows, int64_t v_dim, const uint32_t* v,
-                  const Scratch& s) {
-  for (int64_t r = 0; r < rows; r += kRows) {
-    const uint32_t* p = s.p + r * l.block_key_units;
-    float* o = s.o + r * l.width;
-    int64_t c = 0;
-    for (; v_dim - c > kValueVectors * kLanes + kLanes / 2; c += kValueVectors * kLanes)
-      value_columns<kBf16>(l, p, v, c, kValueVectors * kLanes, o);
-    value_columns<kBf16>(l, p, v, c, v_dim - c, o);
-  }
+void tile_values(const Layout& l, int64_t v_dim, const uint32_t* p, const uint32_t* v, float* o) {
+  int64_t c = 0;
+  for (; v_dim - c > kValueVectors * kLanes + kLanes / 2; c += kValueVectors * kLanes)
+    value_columns<kBf16>(l, p, v, c, kValueVectors * kLanes, o);
+  value_columns<kBf16>(l, p, v, c, v_dim - c, o);
 }
 
+// Key block outermost, so that its packed keys and values stay in L1 while every register tile
+// of the query block passes over them; each tile goes through scores, softmax and values at once,
+// so its scores and probabilities never leave L1 either.
 template <bool kBf16>
 void attend_rows(const Problem& p, const Layout& l, int64_t rows, const uint32_t* packed,
                  const Scratch& s) {
@@ -384,11 +383,15 @@ void attend_rows(const Problem& p, const Layout& l, int64_t rows, const uint32_t
   const uint32_t* values = packed + l.k_units;
   const float exponent_scale = p.scale * kLog2e;  // exp(x) = 2^(x log2 e)
   for (int64_t b = 0; b < l.key_blocks; ++b) {
-    block_scores<kBf16>(l, rows, keys + b * kKeyBlock * l.qk_units, s);
+    const uint32_t* block_keys = keys + b * kKeyBlock * l.qk_units;
+    const uint32_t* block_values = values + b * l.block_key_units * l.width;
     const int64_t valid_keys = p.keys - b * kKeyBlock;
-    if (valid_keys < kKeyBlock) mask_keys(rows, valid_keys, s.s);
-    for (int64_t r = 0; r < rows; ++r) softmax_row<kBf16>(l, exponent_scale, r, s);
-    block_values<kBf16>(l, rows, p.v_dim, values + b * l.block_key_units * l.width, s);
+    for (int64_t r = 0; r < rows; r += kRows) {
+      tile_scores<kBf16>(l, s.q + r * l.qk_units, block_keys, s.s);
+      if (valid_keys < kKeyBlock) mask_keys(valid_keys, s.s);
+      for (int64_t i = 0; i < kRows; ++i) softmax_row<kBf16>(l, exponent_scale, i, r + i, s);
+      tile_values<kBf16>(l, p.v_dim, s.p, block_values, s.o + r * l.width);
+    }
   }
 }
 

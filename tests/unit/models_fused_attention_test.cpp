@@ -1,6 +1,9 @@
 // The fused attention kernel against the matmul + softmax reference, on both of its paths.
 #include <gtest/gtest.h>
 
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "io/fixtures.h"
@@ -166,6 +169,22 @@ TEST_F(FusedAttention, TwoThreadsGiveTheSameResultAsOne) {
       // Each query block is computed by one thread in a fixed order: bit for bit the same.
       EXPECT_TRUE(torch::equal(one, two));
     }
+}
+
+// The kernel's work is split by at::parallel_for, which is a serial loop in code built without
+// -fopenmp: the kernel then ran on one core whatever the thread count (found by perf). This
+// translation unit is built with the same flags as the library's.
+TEST(IntraOpThreads, ParallelForSpreadsItsWorkOverTheThreads) {
+  const int before = at::get_num_threads();
+  at::set_num_threads(2);
+  std::mutex mutex;
+  std::set<std::thread::id> workers;
+  at::parallel_for(0, 64, 1, [&](int64_t, int64_t) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    workers.insert(std::this_thread::get_id());
+  });
+  at::set_num_threads(before);
+  EXPECT_EQ(workers.size(), 2u);
 }
 
 TEST_F(FusedAttention, AttentionUsesTheFusedKernelOnlyWhereItCan) {
