@@ -296,42 +296,60 @@ void mask_keys(int64_t valid_keys, float* s) {
     for (int64_t j = valid_keys; j < kKeyBlock; ++j) s[r * kKeyBlock + j] = -1e30f;
 }
 
-// Folds one block of scores (row i of the register tile, row r of the query block) into the
-// row's running maximum and sum (the online softmax): writes the block's probabilities relative
-// to the new maximum and rescales what the row has accumulated so far, so that no whole row of
-// scores is ever needed.
+// 2^(old - new) for the register tile's kRows running maxima at once, into out: 0 on the first
+// block (old is -inf, clamped to an exponent that underflows), exactly 1 where the maximum held.
+inline void max_corrections(const float* old_max, const float* new_max, float* out) {
+  const __mmask16 rows = (1u << kRows) - 1;
+  const __m512 exponent =
+      _mm512_sub_ps(_mm512_maskz_loadu_ps(rows, old_max), _mm512_maskz_loadu_ps(rows, new_max));
+  const __m512 clamped = _mm512_max_ps(exponent, _mm512_set1_ps(-200.0f));
+  _mm512_mask_storeu_ps(out, rows, exp2_nonpositive<false>(clamped));
+}
+
+// Folds one block of the register tile's scores (query rows r...) into each row's running
+// maximum and sum (the online softmax): writes the block's probabilities relative to the new
+// maximum and rescales what the row has accumulated so far, so that no whole row of scores is
+// ever needed.
 template <bool kBf16>
-void softmax_row(const Layout& l, float exponent_scale, int64_t i, int64_t r, const Scratch& s) {
-  const float* scores = s.s + i * kKeyBlock;
-  __m512 block_max = _mm512_loadu_ps(scores);
-  for (int64_t j = kLanes; j < kKeyBlock; j += kLanes)
-    block_max = _mm512_max_ps(block_max, _mm512_loadu_ps(scores + j));
-  const float old_max = s.max[r];
-  const float candidate = exponent_scale * _mm512_reduce_max_ps(block_max);
-  const float new_max = candidate > old_max ? candidate : old_max;
-  const __m512 scale = _mm512_set1_ps(exponent_scale), shift = _mm512_set1_ps(new_max);
-  __m512 total = _mm512_setzero_ps();
-  uint32_t* probs = s.p + i * l.block_key_units;
-  for (int64_t j = 0; j < kKeyBlock; j += 2 * kLanes) {
-    const __m512 low =
-        exp2_nonpositive<kBf16>(_mm512_fmsub_ps(_mm512_loadu_ps(scores + j), scale, shift));
-    const __m512 high = exp2_nonpositive<kBf16>(
-        _mm512_fmsub_ps(_mm512_loadu_ps(scores + j + kLanes), scale, shift));
-    total = _mm512_add_ps(total, _mm512_add_ps(low, high));
-    if constexpr (kBf16) {
-      _mm512_storeu_si512(probs + j / 2, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(high, low)));
-    } else {
-      _mm512_storeu_ps(probs + j, low);
-      _mm512_storeu_ps(probs + j + kLanes, high);
-    }
+void softmax_tile(const Layout& l, float exponent_scale, int64_t r, const Scratch& s) {
+  float new_max[kRows], correction[kRows];
+  for (int64_t i = 0; i < kRows; ++i) {
+    const float* scores = s.s + i * kKeyBlock;
+    __m512 block_max = _mm512_loadu_ps(scores);
+    for (int64_t j = kLanes; j < kKeyBlock; j += kLanes)
+      block_max = _mm512_max_ps(block_max, _mm512_loadu_ps(scores + j));
+    const float candidate = exponent_scale * _mm512_reduce_max_ps(block_max);
+    new_max[i] = candidate > s.max[r + i] ? candidate : s.max[r + i];
   }
-  const float correction = __builtin_exp2f(old_max - new_max);  // 0 on the first block
-  s.sum[r] = s.sum[r] * correction + _mm512_reduce_add_ps(total);
-  s.max[r] = new_max;
-  if (correction == 1.0f) return;
-  float* o = s.o + r * l.width;
-  for (int64_t c = 0; c < l.width; c += kLanes)
-    _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), _mm512_set1_ps(correction)));
+  max_corrections(s.max + r, new_max, correction);
+  const __m512 scale = _mm512_set1_ps(exponent_scale);
+  for (int64_t i = 0; i < kRows; ++i) {
+    const float* scores = s.s + i * kKeyBlock;
+    const __m512 shift = _mm512_set1_ps(new_max[i]);
+    __m512 total = _mm512_setzero_ps();
+    uint32_t* probs = s.p + i * l.block_key_units;
+    for (int64_t j = 0; j < kKeyBlock; j += 2 * kLanes) {
+      const __m512 low =
+          exp2_nonpositive<kBf16>(_mm512_fmsub_ps(_mm512_loadu_ps(scores + j), scale, shift));
+      const __m512 high = exp2_nonpositive<kBf16>(
+          _mm512_fmsub_ps(_mm512_loadu_ps(scores + j + kLanes), scale, shift));
+      total = _mm512_add_ps(total, _mm512_add_ps(low, high));
+      if constexpr (kBf16) {
+        _mm512_storeu_si512(probs + j / 2,
+                            reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(high, low)));
+      } else {
+        _mm512_storeu_ps(probs + j, low);
+        _mm512_storeu_ps(probs + j + kLanes, high);
+      }
+    }
+    s.sum[r + i] = s.sum[r + i] * correction[i] + _mm512_reduce_add_ps(total);
+    s.max[r + i] = new_max[i];
+    if (correction[i] == 1.0f) continue;
+    float* o = s.o + (r + i) * l.width;
+    const __m512 factor = _mm512_set1_ps(correction[i]);
+    for (int64_t c = 0; c < l.width; c += kLanes)
+      _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), factor));
+  }
 }
 
 // The value tile for `columns` (at most 4.5 vectors) output columns starting at column c.
@@ -389,7 +407,7 @@ void attend_rows(const Problem& p, const Layout& l, int64_t rows, const uint32_t
     for (int64_t r = 0; r < rows; r += kRows) {
       tile_scores<kBf16>(l, s.q + r * l.qk_units, block_keys, s.s);
       if (valid_keys < kKeyBlock) mask_keys(valid_keys, s.s);
-      for (int64_t i = 0; i < kRows; ++i) softmax_row<kBf16>(l, exponent_scale, i, r + i, s);
+      softmax_tile<kBf16>(l, exponent_scale, r, s);
       tile_values<kBf16>(l, p.v_dim, s.p, block_values, s.o + r * l.width);
     }
   }
