@@ -140,7 +140,7 @@ void run_generate(GenerateArgs& args) {
   pipeline::GenerationHooks hooks;
   if (preview_decoder) {
     hooks.latents = pipeline::LatentPreview(*preview_decoder, args.preview, args.preview_every,
-                                            model->config().vae.latent_channels);
+                                            model->config().vae.latent_channels, model->dtype());
   }
   hooks.progress = [&](int step, int total) {
     if (!args.quiet) std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "models/build_dtype.h"
 #include "util/error.h"
 
 namespace dd::models {
@@ -11,6 +12,26 @@ namespace {
 
 torch::nn::LayerNorm layer_norm(int hidden, double eps) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden}).eps(eps));
+}
+
+// The encoder computes in float32 whatever its weights are stored in: a checkpoint's float16 or
+// bfloat16 weights may be kept as stored (half the memory; pipeline/model.cpp decides) and are
+// upcast, exactly, as each layer uses them. For float32 weights .to() is a no-op, and gradients
+// flow through it either way.
+torch::Tensor float32(const torch::Tensor& t) { return t.defined() ? t.to(torch::kFloat32) : t; }
+
+torch::Tensor in_float32(const torch::nn::Linear& layer, const torch::Tensor& x) {
+  return torch::linear(x, float32(layer->weight), float32(layer->bias));
+}
+
+torch::Tensor in_float32(const torch::nn::LayerNorm& layer, const torch::Tensor& x) {
+  const auto& options = layer->options;
+  return torch::layer_norm(x, options.normalized_shape(), float32(layer->weight),
+                           float32(layer->bias), options.eps());
+}
+
+torch::Tensor in_float32(const torch::nn::Embedding& table, const torch::Tensor& ids) {
+  return float32(torch::embedding(table->weight, ids));  // the rows looked up, not the table
 }
 
 // A module that only groups children under a name (`embeddings`, `encoder`, `mlp`), so the
@@ -52,12 +73,12 @@ torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Te
     return t.view({batch, length, heads_, head_dim}).transpose(1, 2);
   };
   // Scaling q before the product (not the scores after) follows transformers, for closeness.
-  auto q = split_heads(q_proj_(x) * (1.0 / std::sqrt(static_cast<double>(head_dim))));
-  auto k = split_heads(k_proj_(x));
-  auto v = split_heads(v_proj_(x));
+  auto q = split_heads(in_float32(q_proj_, x) * (1.0 / std::sqrt(static_cast<double>(head_dim))));
+  auto k = split_heads(in_float32(k_proj_, x));
+  auto v = split_heads(in_float32(v_proj_, x));
   auto probs = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) + mask, -1);
   auto out = torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, hidden});
-  return out_proj_(out);
+  return in_float32(out_proj_, out);
 }
 
 ClipEncoderLayerImpl::ClipEncoderLayerImpl(const ClipTextConfig& c)
@@ -71,31 +92,35 @@ ClipEncoderLayerImpl::ClipEncoderLayerImpl(const ClipTextConfig& c)
 }
 
 torch::Tensor ClipEncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
-  auto h = x + self_attn_(layer_norm1_(x), mask);
-  auto a = fc1_(layer_norm2_(h));
+  auto h = x + self_attn_(in_float32(layer_norm1_, x), mask);
+  auto a = in_float32(fc1_, in_float32(layer_norm2_, h));
   // OpenAI's CLIP-L was trained with the sigmoid approximation, OpenCLIP models with erf GELU.
   a = quick_gelu_ ? a * torch::sigmoid(1.702 * a) : torch::gelu(a);
-  return h + fc2_(a);
+  return h + in_float32(fc2_, a);
 }
 
 ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextConfig& c) : config_(c) {
   auto embeddings = register_module("embeddings", group());
-  token_embedding_ = embeddings->register_module("token_embedding",
-                                                 torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  token_embedding_ = embeddings->register_module(
+      "token_embedding", built(torch::nn::Embedding(c.vocab_size, c.hidden_size)));
   position_embedding_ = embeddings->register_module(
-      "position_embedding", torch::nn::Embedding(c.max_positions, c.hidden_size));
+      "position_embedding", built(torch::nn::Embedding(c.max_positions, c.hidden_size)));
   auto encoder = register_module("encoder", group());
   layers_ = encoder->register_module("layers", torch::nn::ModuleList());
-  for (int i = 0; i < c.num_layers; ++i) layers_->push_back(ClipEncoderLayer(c));
+  for (int i = 0; i < c.num_layers; ++i) layers_->push_back(built(ClipEncoderLayer(c)));
   final_layer_norm_ =
       register_module("final_layer_norm", layer_norm(c.hidden_size, c.layer_norm_eps));
+}
+
+torch::Tensor ClipTextTransformerImpl::final_layer_norm(const torch::Tensor& x) {
+  return in_float32(final_layer_norm_, x);
 }
 
 TextEncoderOutput ClipTextTransformerImpl::forward(const torch::Tensor& input_ids) {
   check_ids(input_ids, config_);
   const auto length = input_ids.size(1);
   const auto positions = torch::arange(length, input_ids.options());
-  auto h = token_embedding_(input_ids) + position_embedding_(positions);
+  auto h = in_float32(token_embedding_, input_ids) + in_float32(position_embedding_, positions);
   const auto mask = causal_mask(length, h.options());
 
   TextEncoderOutput out;
@@ -104,7 +129,7 @@ TextEncoderOutput ClipTextTransformerImpl::forward(const torch::Tensor& input_id
     h = layer->as<ClipEncoderLayer>()->forward(h, mask);
     out.hidden_states.push_back(h);
   }
-  out.last_hidden_state = final_layer_norm_(h);
+  out.last_hidden_state = final_layer_norm(h);
 
   // Pool at the first EOS. A row without one (ids not from the tokenizer) falls back to the
   // largest id, which is what transformers does for configs with the legacy eos_token_id.
@@ -131,7 +156,7 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& config) : config_(con
 
 TextEncoderOutput ClipTextModelImpl::forward(const torch::Tensor& input_ids) {
   auto out = text_model_(input_ids);
-  if (text_projection_) out.text_embeds = text_projection_(out.pooled);
+  if (text_projection_) out.text_embeds = in_float32(text_projection_, out.pooled);
   return out;
 }
 

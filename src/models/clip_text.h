@@ -1,7 +1,9 @@
 #pragma once
 // CLIP text encoder (transformers' CLIPTextModel / CLIPTextModelWithProjection), built from a
 // ClipTextConfig: token + position embedding, pre-LN transformer layers with a causal mask, a
-// final LayerNorm, and optionally a bias-free text projection of the pooled output.
+// final LayerNorm, and optionally a bias-free text projection of the pooled output. It computes
+// in float32 whatever dtype its weights are kept in (a checkpoint's 16-bit weights may stay
+// 16-bit).
 #include <torch/torch.h>
 
 #include <vector>
@@ -50,7 +52,7 @@ class ClipTextTransformerImpl : public torch::nn::Module {
  public:
   explicit ClipTextTransformerImpl(const ClipTextConfig& config);
   TextEncoderOutput forward(const torch::Tensor& input_ids);
-  torch::Tensor final_layer_norm(const torch::Tensor& x) { return final_layer_norm_(x); }
+  torch::Tensor final_layer_norm(const torch::Tensor& x);
 
  private:
   ClipTextConfig config_;

@@ -1,5 +1,7 @@
 #include "models/weights.h"
 
+#include <optional>
+
 #include "io/tensor_file.h"
 #include "util/error.h"
 
@@ -57,6 +59,21 @@ void load_weights(torch::nn::Module& module, const WeightSource& source, const s
   };
   for (auto& item : module.named_parameters(/*recurse=*/true)) load(item.key(), item.value());
   for (auto& item : module.named_buffers(/*recurse=*/true)) load(item.key(), item.value());
+}
+
+torch::ScalarType stored_float_type(const io::SafetensorsFile& file, const std::string& prefix) {
+  std::optional<io::DType> shared;
+  for (const auto& entry : file.entries()) {
+    if (entry.name.compare(0, prefix.size(), prefix) != 0) continue;
+    const bool floating = entry.dtype == io::DType::F64 || entry.dtype == io::DType::F32 ||
+                          entry.dtype == io::DType::F16 || entry.dtype == io::DType::BF16;
+    if (!floating) continue;  // integer buffers such as position_ids
+    if (shared && *shared != entry.dtype) return torch::kFloat32;
+    shared = entry.dtype;
+  }
+  if (shared == io::DType::F16) return torch::kHalf;
+  if (shared == io::DType::BF16) return torch::kBFloat16;
+  return torch::kFloat32;
 }
 
 }  // namespace dd::models

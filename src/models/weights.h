@@ -45,6 +45,11 @@ class FileWeights : public WeightSource {
   KeyRename rename_;
 };
 
+// The one 16-bit float type (kHalf or kBFloat16) that every floating-point tensor whose key starts
+// with `prefix` is stored in; kFloat32 when they are float32, mixed, or there are none. Weights
+// kept in that type lose nothing.
+torch::ScalarType stored_float_type(const io::SafetensorsFile& file, const std::string& prefix);
+
 // Copies every parameter and buffer of `module` from `source`. A missing tensor or a shape that
 // disagrees is a dd::Error naming `part` and the tensor. Shapes that differ only by trailing
 // size-1 dimensions (a 1x1 conv stored for a linear layer, as in LDM VAE attention) are reshaped.

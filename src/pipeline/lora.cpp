@@ -146,17 +146,23 @@ ScopedLoras::ScopedLoras(DiffusionModel& model, const std::vector<LoraSpec>& lor
   if (loras.empty()) return;
   auto targets = lora_targets(model);
   // Read and check everything first, so a bad LoRA leaves the model untouched.
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> updates;
+  struct Update {
+    torch::Tensor param, delta;
+    bool text_encoder;
+  };
+  std::vector<Update> updates;
   std::string text_encoder_loras;  // the LoRAs that change text encoder weights
   for (const auto& spec : loras) {
     bool touches_text_encoders = false;
     for (const auto& module : read_lora_file(spec.path)) {
-      touches_text_encoders = touches_text_encoders || module.name.rfind("lora_te", 0) == 0;
+      const bool text_encoder = module.name.rfind("lora_te", 0) == 0;
+      touches_text_encoders = touches_text_encoders || text_encoder;
       auto it = targets.find(module.name);
       if (it == targets.end())
         throw Error(spec.path + ": LoRA module '" + module.name +
                     "' matches no weight of this model");
-      updates.emplace_back(it->second, lora_delta(module, it->second, spec.path) * spec.weight);
+      updates.push_back(
+          {it->second, lora_delta(module, it->second, spec.path) * spec.weight, text_encoder});
       saved_.emplace(module.name, std::make_pair(it->second, torch::Tensor()));
     }
     if (touches_text_encoders) text_encoder_loras += lora_identity(spec) + ';';
@@ -166,12 +172,24 @@ ScopedLoras::ScopedLoras(DiffusionModel& model, const std::vector<LoraSpec>& lor
   model.text_encoder_loras += text_encoder_loras;
   torch::NoGradGuard no_grad;
   for (auto& [name, entry] : saved_) entry.second = entry.first.clone();
-  for (auto& [param, delta] : updates) param.add_(delta.to(param.scalar_type()));
+  for (auto& update : updates) {
+    // Text encoders compute in float32 even where their weights are kept in 16 bits: a merged
+    // weight is float32 for the request (not rounded to 16 bits), and the original comes back.
+    if (update.text_encoder && update.param.scalar_type() != torch::kFloat32)
+      update.param.set_data(update.param.to(torch::kFloat32) + update.delta);
+    else
+      update.param.add_(update.delta.to(update.param.scalar_type()));
+  }
 }
 
 ScopedLoras::~ScopedLoras() {
   torch::NoGradGuard no_grad;
-  for (auto& [name, entry] : saved_) entry.first.copy_(entry.second);
+  for (auto& [name, entry] : saved_) {
+    if (entry.first.scalar_type() == entry.second.scalar_type())
+      entry.first.copy_(entry.second);
+    else
+      entry.first.set_data(entry.second);  // a 16-bit text encoder weight merged in float32
+  }
   if (model_) model_->text_encoder_loras = previous_text_encoder_loras_;
 }
 

@@ -149,12 +149,16 @@ Part load_part(const Config& config, const models::WeightSource& weights,
   return part;
 }
 
-// Text encoders stay in float32 whatever the compute dtype: they run once per prompt, and
-// their accuracy decides every step's conditioning.
+// Text encoders compute in float32 whatever the compute dtype: they run once per prompt, and
+// their accuracy decides every step's conditioning. Their weights stay as the file stores them
+// when that is one 16-bit type (exact, and half of float32's memory: 1.6 GB for SDXL's two);
+// models/clip_text.h upcasts each layer's as it runs.
 models::ClipTextModel load_text_encoder(const models::ClipTextConfig& config,
                                         const models::WeightSource& weights,
-                                        const io::SafetensorsFile& file, const std::string& name) {
-  return load_part<models::ClipTextModel>(config, weights, file, torch::kFloat32, name);
+                                        const io::SafetensorsFile& file, const std::string& prefix,
+                                        const std::string& name) {
+  return load_part<models::ClipTextModel>(config, weights, file,
+                                          models::stored_float_type(file, prefix), name);
 }
 
 }  // namespace
@@ -171,9 +175,9 @@ void DiffusionModel::load_single_file(const std::shared_ptr<const io::Safetensor
   text_encoders.clear();
   for (size_t i = 0; i < config_.text_encoders.size(); ++i) {
     const auto& config = config_.text_encoders[i];
-    text_encoders.push_back(
-        load_text_encoder(config, *models::clip_single_file_weights(file, config), *file,
-                          path + " (text encoder " + std::to_string(i + 1) + ")"));
+    text_encoders.push_back(load_text_encoder(
+        config, *models::clip_single_file_weights(file, config), *file, config.single_file_prefix,
+        path + " (text encoder " + std::to_string(i + 1) + ")"));
   }
 }
 
@@ -192,7 +196,7 @@ void DiffusionModel::load_diffusers_dir(const std::string& dir) {
     const std::string name = i == 0 ? "text_encoder" : "text_encoder_2";
     const auto file = component(name);
     text_encoders.push_back(load_text_encoder(
-        config_.text_encoders[i], models::FileWeights(file, ""), *file, dir + "/" + name));
+        config_.text_encoders[i], models::FileWeights(file, ""), *file, "", dir + "/" + name));
   }
 }
 

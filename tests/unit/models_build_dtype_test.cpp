@@ -2,9 +2,13 @@
 // pages released as they are copied: the two halves of a bf16 load that never holds a float32
 // copy of the whole UNet.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 
+#include "io/safetensors.h"
+#include "io/tensor_file.h"
 #include "models/build_dtype.h"
 #include "models/unet.h"
 #include "models/weights.h"
@@ -95,6 +99,28 @@ TEST(LoadWeights, ReleasesTheSourcesPagesAsItCopies) {
   CountingSource never(*module);
   load_weights(*module, never, "two layers");  // far below the default
   EXPECT_EQ(never.releases, 0);
+}
+
+// Text encoders keep a checkpoint's weights in its 16-bit type only when all of them share it.
+TEST(StoredFloatType, IsTheOneSixteenBitTypeUnderThePrefix) {
+  const auto path = (std::filesystem::temp_directory_path() /
+                     ("dd_stored_type_" + std::to_string(getpid()) + ".safetensors"))
+                        .string();
+  io::save_safetensors(path, {{"te.a", torch::zeros({2}, torch::kHalf)},
+                              {"te.b", torch::zeros({2}, torch::kHalf)},
+                              {"te.position_ids", torch::zeros({2}, torch::kLong)},
+                              {"te_bf.a", torch::zeros({2}, torch::kBFloat16)},
+                              {"mixed.a", torch::zeros({2}, torch::kHalf)},
+                              {"mixed.b", torch::zeros({2}, torch::kFloat32)},
+                              {"unet.a", torch::zeros({2}, torch::kFloat32)}});
+  const io::SafetensorsFile file(path);
+  EXPECT_EQ(stored_float_type(file, "te."), torch::kHalf);  // integer buffers do not count
+  EXPECT_EQ(stored_float_type(file, "te_bf."), torch::kBFloat16);
+  EXPECT_EQ(stored_float_type(file, "mixed."), torch::kFloat32);
+  EXPECT_EQ(stored_float_type(file, "unet."), torch::kFloat32);
+  EXPECT_EQ(stored_float_type(file, "absent."), torch::kFloat32);
+  EXPECT_EQ(stored_float_type(file, "te"), torch::kFloat32);  // te. and te_bf. together: mixed
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -192,6 +192,25 @@ TEST(Generate, RejectsBadRequestsWithAClearMessage) {
 namespace dd::pipeline {
 namespace {
 
+// sd15-tiny's text encoder is stored in float16 and kept so (it computes in float32). A LoRA
+// merges into such a weight in float32 for the request, and the float16 weight comes back.
+TEST(Lora, SixteenBitTextEncoderWeightsMergeInFloat32AndComeBack) {
+  DD_REQUIRE_FIXTURES();
+  auto& model = test::sd15_tiny();
+  const auto file = test::fixtures().resolve("models/lora/sd15-tiny-lora.safetensors");
+  torch::Tensor weight =
+      model.text_encoders[0]->named_parameters()["text_model.encoder.layers.0.mlp.fc1.weight"];
+  ASSERT_EQ(weight.scalar_type(), torch::kHalf);
+  const auto before = weight.clone();
+  {
+    ScopedLoras loras(model, {{file, 0.8}});
+    EXPECT_EQ(weight.scalar_type(), torch::kFloat32);
+    EXPECT_GT(io::max_abs_diff(weight, before.to(torch::kFloat32)), 1e-4);
+  }
+  EXPECT_EQ(weight.scalar_type(), torch::kHalf);
+  EXPECT_TRUE(torch::equal(weight, before));
+}
+
 // Two LoRAs at once add up: the fixture LoRA twice at 0.4 equals it once at 0.8, and the
 // single-file LDM module names (lora_unet_input_blocks_...) reach the same weights.
 TEST(Lora, SeveralAtOnceAddUpAndLdmNamesWork) {

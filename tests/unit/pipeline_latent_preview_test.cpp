@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "io/image.h"
 #include "pipeline/latent_preview.h"
@@ -40,9 +43,35 @@ TEST(LatentPreview, WritesEveryNthStepAndTheLastAsAPng) {
   fs::remove_all(dir);
 }
 
+// A bf16 model's previews decode in bf16 (they used to run in float32 whatever the model's
+// dtype, at three times the cost): the decoder's weights are converted, and the picture is the
+// float32 one within bf16 rounding.
+TEST(LatentPreview, DecodesInTheModelsDtype) {
+  const fs::path dir = fs::temp_directory_path() / ("dd_preview_dtype_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const auto latents = torch::randn({1, 4, 6, 5}, at::detail::createCPUGenerator(3));
+  std::vector<io::Image> images;
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    torch::manual_seed(7);  // the same random weights for both decoders
+    const auto decoder = one_upsample_decoder();
+    const std::string png = (dir / (std::string(c10::toString(dtype)) + ".png")).string();
+    LatentPreview preview(decoder, png, 1, 4, dtype);
+    for (const auto& parameter : decoder->parameters()) EXPECT_EQ(parameter.scalar_type(), dtype);
+    preview(0, 1, latents);
+    images.push_back(io::read_png(png));
+  }
+  ASSERT_EQ(images[0].rgb.size(), images[1].rgb.size());
+  int largest = 0;
+  for (size_t i = 0; i < images[0].rgb.size(); ++i)
+    largest = std::max(largest, std::abs(int{images[0].rgb[i]} - int{images[1].rgb[i]}));
+  EXPECT_LE(largest, 4);  // of 255: bf16 keeps 8 bits of mantissa
+  fs::remove_all(dir);
+}
+
 TEST(LatentPreview, RefusesAMismatchedDecoderOrInterval) {
   EXPECT_THROW(LatentPreview(one_upsample_decoder(), "p.png", 1, 16), Error);
   EXPECT_THROW(LatentPreview(one_upsample_decoder(), "p.png", 0, 4), Error);
+  EXPECT_THROW(LatentPreview(one_upsample_decoder(), "p.png", 1, 4, torch::kFloat16), Error);
 }
 
 }  // namespace
