@@ -1,5 +1,7 @@
 #include "models/build_dtype.h"
 
+#include <malloc.h>
+
 namespace dd::models {
 
 namespace {
@@ -13,5 +15,11 @@ BuildDtypeScope::BuildDtypeScope(torch::ScalarType dtype) : previous_(current_bu
 BuildDtypeScope::~BuildDtypeScope() { current_build_dtype = previous_; }
 
 torch::ScalarType build_dtype() { return current_build_dtype; }
+
+void release_freed_heap() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 }  // namespace dd::models

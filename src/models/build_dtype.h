@@ -23,10 +23,17 @@ class BuildDtypeScope {
 // float32 outside any scope.
 torch::ScalarType build_dtype();
 
+// Gives the heap pages that a converted block's float32 parameters just freed back to the
+// system. Left in the heap, the holes of all the blocks built so far added up: SDXL's UNet stood
+// at 6.8 GB built where it needs 5.2, and OpenCLIP-G's encoder 0.8 GB above its 1.4.
+void release_freed_heap();
+
 // `block`, converted to build_dtype() when that is not float32.
 template <class ModuleHolder>
 ModuleHolder built(ModuleHolder block) {
-  if (build_dtype() != torch::kFloat32) block->to(build_dtype());
+  if (build_dtype() == torch::kFloat32) return block;
+  block->to(build_dtype());
+  release_freed_heap();
   return block;
 }
 
