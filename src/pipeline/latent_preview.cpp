@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "io/image.h"
+#include "pipeline/compute_layout.h"
 #include "pipeline/image_tensor.h"
 #include "util/error.h"
 
@@ -24,9 +25,7 @@ LatentPreview::LatentPreview(models::TinyDecoder decoder, std::string path, int 
 void LatentPreview::operator()(int step, int total, const torch::Tensor& latents) {
   if ((step + 1) % every_ != 0 && step + 1 != total) return;
   torch::NoGradGuard no_grad;
-  // Laid out as the model computes in that dtype (pipeline/model.h's to_compute).
-  torch::Tensor z = latents.narrow(0, 0, 1).to(dtype_);
-  if (dtype_ != torch::kFloat32) z = z.contiguous(at::MemoryFormat::ChannelsLast);
+  const torch::Tensor z = in_compute_layout(latents.narrow(0, 0, 1), dtype_);
   const torch::Tensor image = decoder_->forward(z)[0].to(torch::kFloat32);
   const std::string temporary = path_ + ".tmp";
   io::write_png(temporary, tensor_to_image(image));

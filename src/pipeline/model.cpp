@@ -14,6 +14,7 @@
 #include "models/presets.h"
 #include "models/vae_keys.h"
 #include "models/weights.h"
+#include "pipeline/compute_layout.h"
 #include "util/error.h"
 
 namespace dd::pipeline {
@@ -87,10 +88,7 @@ sampling::ScheduleConfig schedule_config_for(const models::ModelConfig& config) 
 }
 
 torch::Tensor DiffusionModel::to_compute(const torch::Tensor& x) const {
-  auto out = x.to(dtype_);
-  return dtype_ == torch::kFloat32 || out.dim() != 4
-             ? out
-             : out.contiguous(at::MemoryFormat::ChannelsLast);
+  return in_compute_layout(x, dtype_);
 }
 
 std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) {
