@@ -16,7 +16,7 @@ if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
                    "${DD_SHARED_DIR}/fixtures")
 endif()
 
-# The official OpenAI client (npm package `openai`) against a real `diffusiond serve`.
+# The official OpenAI client (the pinned Python package `openai`) against a real `diffusiond serve`.
 if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
   add_test(NAME openai_client
            COMMAND ${CMAKE_SOURCE_DIR}/tests/openai_client/run.sh $<TARGET_FILE:diffusiond>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the official `openai` npm client (check.mjs) against a real `diffusiond serve` with the
+# Runs the official `openai` Python client (check.py) against a real `diffusiond serve` with the
 # tiny fixture models. Usage: run.sh SERVER_BINARY FIXTURES_DIR
-# Needs node, npm and the npm registry (npm ci installs the pinned client into a temp folder).
+# The pinned client comes from the project's virtual environment (.venv, filled by scripts/setup;
+# DD_PYTHON names another interpreter that has it).
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -11,6 +12,11 @@ fi
 server_binary=$(realpath "$1")
 fixtures=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
+python="${DD_PYTHON:-$here/../../.venv/bin/python}"
+if ! "$python" -c 'import openai' 2>/dev/null; then
+  echo "$python has no openai package: run scripts/setup first" >&2
+  exit 1
+fi
 # shellcheck source=../lib/serve.sh
 source "$here/../lib/serve.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/dd_openai_client.XXXXXX")
@@ -43,14 +49,10 @@ cat >"$models/sd15-tiny-single.json" <<'EOF'
  "defaults": {"steps": 2, "width": 64, "height": 64}}
 EOF
 
-# Install the pinned client first, so a slow install cannot eat the server's start-up window.
-cp "$here/package.json" "$here/package-lock.json" "$here/check.mjs" "$work/"
-(cd "$work" && npm ci --no-audit --no-fund --loglevel=error)
-
 start_server "$server_binary" "$models" "$work" sd15-tiny
 
 status=0
-(cd "$work" && node check.mjs "$base") || status=$?
+"$python" "$here/check.py" "$base" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "--- server log ---" >&2
   cat "$work/server.log" >&2
