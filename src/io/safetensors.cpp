@@ -24,10 +24,10 @@ struct DTypeName {
   size_t size;
 };
 constexpr DTypeName kDTypes[] = {
-    {"F64", DType::F64, 8},   {"F32", DType::F32, 4}, {"F16", DType::F16, 2},
-    {"BF16", DType::BF16, 2}, {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
-    {"I16", DType::I16, 2},   {"I8", DType::I8, 1},   {"U8", DType::U8, 1},
-    {"BOOL", DType::BOOL, 1},
+    {"F64", DType::F64, 8},   {"F32", DType::F32, 4},         {"F16", DType::F16, 2},
+    {"BF16", DType::BF16, 2}, {"F8_E4M3", DType::F8_E4M3, 1}, {"F8_E5M2", DType::F8_E5M2, 1},
+    {"I64", DType::I64, 8},   {"I32", DType::I32, 4},         {"I16", DType::I16, 2},
+    {"I8", DType::I8, 1},     {"U8", DType::U8, 1},           {"BOOL", DType::BOOL, 1},
 };
 
 std::string describe(const std::string& path, const std::string& tensor) {
@@ -52,6 +52,20 @@ const char* dtype_name(DType dtype) {
   for (const auto& d : kDTypes)
     if (d.dtype == dtype) return d.name;
   return "?";
+}
+
+bool is_floating(DType dtype) {
+  switch (dtype) {
+    case DType::F64:
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::F8_E4M3:
+    case DType::F8_E5M2:
+      return true;
+    default:
+      return false;
+  }
 }
 
 int64_t TensorEntry::numel() const {

@@ -11,7 +11,12 @@
 
 namespace dd::io {
 
-enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
+// F8_E4M3 is the "fn" variant (no infinities, one NaN pattern, largest finite 448); F8_E5M2 is
+// IEEE-like (infinities, largest finite 57344). Both as in safetensors and PyTorch.
+enum class DType { F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U8, BOOL };
+
+// Whether the type holds floating-point numbers (the 8-, 16-, 32- and 64-bit ones).
+bool is_floating(DType dtype);
 
 size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);

@@ -19,6 +19,10 @@ torch::ScalarType torch_type(DType dtype) {
       return torch::kFloat16;
     case DType::BF16:
       return torch::kBFloat16;
+    case DType::F8_E4M3:
+      return torch::kFloat8_e4m3fn;
+    case DType::F8_E5M2:
+      return torch::kFloat8_e5m2;
     case DType::I64:
       return torch::kInt64;
     case DType::I32:
@@ -45,6 +49,10 @@ const char* stored_name(torch::ScalarType type) {
       return "F16";
     case torch::kBFloat16:
       return "BF16";
+    case torch::kFloat8_e4m3fn:
+      return "F8_E4M3";
+    case torch::kFloat8_e5m2:
+      return "F8_E5M2";
     case torch::kInt64:
       return "I64";
     case torch::kInt32:

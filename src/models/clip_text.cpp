@@ -14,8 +14,8 @@ torch::nn::LayerNorm layer_norm(int hidden, double eps) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden}).eps(eps));
 }
 
-// The encoder computes in float32 whatever its weights are stored in: a checkpoint's float16 or
-// bfloat16 weights may be kept as stored (half the memory; pipeline/model.cpp decides) and are
+// The encoder computes in float32 whatever its weights are stored in: a checkpoint's float16,
+// bfloat16 or float8 weights may be kept as stored (pipeline/model.cpp decides) and are
 // upcast, exactly, as each layer uses them. For float32 weights .to() is a no-op, and gradients
 // flow through it either way.
 torch::Tensor float32(const torch::Tensor& t) { return t.defined() ? t.to(torch::kFloat32) : t; }

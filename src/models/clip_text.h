@@ -2,8 +2,8 @@
 // CLIP text encoder (transformers' CLIPTextModel / CLIPTextModelWithProjection), built from a
 // ClipTextConfig: token + position embedding, pre-LN transformer layers with a causal mask, a
 // final LayerNorm, and optionally a bias-free text projection of the pooled output. It computes
-// in float32 whatever dtype its weights are kept in (a checkpoint's 16-bit weights may stay
-// 16-bit).
+// in float32 whatever dtype its weights are kept in (a checkpoint's 8- or 16-bit weights may stay
+// as stored).
 #include <torch/torch.h>
 
 #include <vector>

@@ -65,14 +65,14 @@ torch::ScalarType stored_float_type(const io::SafetensorsFile& file, const std::
   std::optional<io::DType> shared;
   for (const auto& entry : file.entries()) {
     if (entry.name.compare(0, prefix.size(), prefix) != 0) continue;
-    const bool floating = entry.dtype == io::DType::F64 || entry.dtype == io::DType::F32 ||
-                          entry.dtype == io::DType::F16 || entry.dtype == io::DType::BF16;
-    if (!floating) continue;  // integer buffers such as position_ids
+    if (!io::is_floating(entry.dtype)) continue;  // integer buffers such as position_ids
     if (shared && *shared != entry.dtype) return torch::kFloat32;
     shared = entry.dtype;
   }
   if (shared == io::DType::F16) return torch::kHalf;
   if (shared == io::DType::BF16) return torch::kBFloat16;
+  if (shared == io::DType::F8_E4M3) return torch::kFloat8_e4m3fn;
+  if (shared == io::DType::F8_E5M2) return torch::kFloat8_e5m2;
   return torch::kFloat32;
 }
 

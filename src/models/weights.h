@@ -16,7 +16,7 @@ namespace dd::models {
 class WeightSource {
  public:
   virtual ~WeightSource() = default;
-  // The stored tensor for a canonical name, as float32 (F16/BF16 are upcast exactly).
+  // The stored tensor for a canonical name, as float32 (F16/BF16/F8 are upcast exactly).
   // A missing tensor is a dd::Error naming the file and the stored key.
   virtual torch::Tensor get(const std::string& name) const = 0;
   virtual bool has(const std::string& name) const = 0;
@@ -45,9 +45,9 @@ class FileWeights : public WeightSource {
   KeyRename rename_;
 };
 
-// The one 16-bit float type (kHalf or kBFloat16) that every floating-point tensor whose key starts
-// with `prefix` is stored in; kFloat32 when they are float32, mixed, or there are none. Weights
-// kept in that type lose nothing.
+// The one 8- or 16-bit float type (kHalf, kBFloat16, kFloat8_e4m3fn, kFloat8_e5m2) that every
+// floating-point tensor whose key starts with `prefix` is stored in; kFloat32 when they are
+// float32, mixed, or there are none. Weights kept in that type lose nothing.
 torch::ScalarType stored_float_type(const io::SafetensorsFile& file, const std::string& prefix);
 
 // Copies every parameter and buffer of `module` from `source`. A missing tensor or a shape that

@@ -136,8 +136,9 @@ TEST(LoadWeights, ReleasesTheSourcesPagesAsItCopies) {
   EXPECT_EQ(never.releases, 0);
 }
 
-// Text encoders keep a checkpoint's weights in its 16-bit type only when all of them share it.
-TEST(StoredFloatType, IsTheOneSixteenBitTypeUnderThePrefix) {
+// Text encoders keep a checkpoint's weights in its 8- or 16-bit type only when all of them share
+// it.
+TEST(StoredFloatType, IsTheOneNarrowTypeUnderThePrefix) {
   const auto path = (std::filesystem::temp_directory_path() /
                      ("dd_stored_type_" + std::to_string(getpid()) + ".safetensors"))
                         .string();
@@ -145,6 +146,11 @@ TEST(StoredFloatType, IsTheOneSixteenBitTypeUnderThePrefix) {
                               {"te.b", torch::zeros({2}, torch::kHalf)},
                               {"te.position_ids", torch::zeros({2}, torch::kLong)},
                               {"te_bf.a", torch::zeros({2}, torch::kBFloat16)},
+                              {"fp8.a", torch::zeros({2}, torch::kFloat8_e4m3fn)},
+                              {"fp8.position_ids", torch::zeros({2}, torch::kLong)},
+                              {"e5m2.a", torch::zeros({2}, torch::kFloat8_e5m2)},
+                              {"mixed8.a", torch::zeros({2}, torch::kFloat8_e4m3fn)},
+                              {"mixed8.b", torch::zeros({2}, torch::kFloat8_e5m2)},
                               {"mixed.a", torch::zeros({2}, torch::kHalf)},
                               {"mixed.b", torch::zeros({2}, torch::kFloat32)},
                               {"unet.a", torch::zeros({2}, torch::kFloat32)}});
@@ -152,6 +158,9 @@ TEST(StoredFloatType, IsTheOneSixteenBitTypeUnderThePrefix) {
   EXPECT_EQ(stored_float_type(file, "te."), torch::kHalf);  // integer buffers do not count
   EXPECT_EQ(stored_float_type(file, "te_bf."), torch::kBFloat16);
   EXPECT_EQ(stored_float_type(file, "mixed."), torch::kFloat32);
+  EXPECT_EQ(stored_float_type(file, "fp8."), torch::kFloat8_e4m3fn);
+  EXPECT_EQ(stored_float_type(file, "e5m2."), torch::kFloat8_e5m2);
+  EXPECT_EQ(stored_float_type(file, "mixed8."), torch::kFloat32);
   EXPECT_EQ(stored_float_type(file, "unet."), torch::kFloat32);
   EXPECT_EQ(stored_float_type(file, "absent."), torch::kFloat32);
   EXPECT_EQ(stored_float_type(file, "te"), torch::kFloat32);  // te. and te_bf. together: mixed

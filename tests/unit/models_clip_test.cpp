@@ -118,12 +118,13 @@ TEST(ClipText, CausalMaskHidesLaterTokens) {
   EXPECT_TRUE(torch::equal(out_a.pooled[0], out_a.last_hidden_state[0][3]));
 }
 
-// Weights kept in a checkpoint's 16-bit type give exactly the float32 encoder's outputs: each
-// layer upcasts them as it runs, and the activations stay float32.
-TEST(ClipText, SixteenBitWeightsComputeInFloat32Exactly) {
+// Weights kept in a checkpoint's 16- or 8-bit type give exactly the float32 encoder's outputs:
+// each layer upcasts them as it runs, and the activations stay float32.
+TEST(ClipText, EightAndSixteenBitWeightsComputeInFloat32Exactly) {
   torch::NoGradGuard no_grad;
   const auto ids = torch::tensor({{1, 5, 7, 99}, {2, 3, 99, 99}}, torch::kLong);
-  for (const auto storage : {torch::kHalf, torch::kBFloat16}) {
+  for (const auto storage :
+       {torch::kHalf, torch::kBFloat16, torch::kFloat8_e4m3fn, torch::kFloat8_e5m2}) {
     torch::manual_seed(11);
     ClipTextModel reference(small_config());
     for (auto& param : reference->parameters()) param.copy_(param.to(storage));  // as stored
@@ -131,6 +132,8 @@ TEST(ClipText, SixteenBitWeightsComputeInFloat32Exactly) {
     ClipTextModel kept(small_config());
     for (auto& param : kept->parameters()) param.copy_(param.to(storage));
     kept->to(storage);
+    for (const auto& param : kept->parameters())
+      EXPECT_EQ(param.scalar_type(), storage);  // kept as stored, not widened
     const auto want = reference->forward(ids), got = kept->forward(ids);
     EXPECT_EQ(got.last_hidden_state.scalar_type(), torch::kFloat32);
     EXPECT_TRUE(torch::equal(got.last_hidden_state, want.last_hidden_state));
