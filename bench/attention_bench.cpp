@@ -1,8 +1,8 @@
-// attention_bench: the fused attention kernel against the matmul + softmax reference on the
-// self-attention shapes that dominate a UNet step (see bench/README.md). Prints one JSON object
-// per shape and dtype. Usage: attention_bench [--threads N] [--runs N] [--dtype bf16|fp32]
-// [--shape NAME] [--fused-only] (skips timing the slow reference, for quick iterations on the
-// kernel)
+// attention_bench: the fused attention kernel against the matmul + softmax reference and against
+// LibTorch's own at::scaled_dot_product_attention, on the attention shapes of a UNet step and a
+// VAE decode (see bench/README.md). Prints one JSON object per shape and dtype.
+// Usage: attention_bench [--threads N] [--runs N] [--dtype bf16|fp32] [--shape NAME]
+// [--fused-only] (times only the fused kernel, for quick iterations on it)
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -22,12 +22,18 @@ namespace {
 struct Shape {
   const char* name;
   int64_t batch, heads, tokens, dim;
+  int64_t keys = 0;  // 0: self-attention (as many keys as tokens)
 };
 
 // Batch 2: one guided step (classifier-free guidance runs the UNet on two latents).
 const Shape kShapes[] = {
-    {"sd15_64x64_self", 2, 8, 4096, 40},   // SD 1.5 at 512x512, the first level
-    {"sdxl_64x64_self", 2, 10, 4096, 64},  // SDXL at 1024x1024, the second level
+    {"sd15_64x64_self", 2, 8, 4096, 40},       // SD 1.5 at 512x512, the first level
+    {"sd15_32x32_self", 2, 8, 1024, 80},       // its second level
+    {"sd15_16x16_self", 2, 8, 256, 160},       // its third level
+    {"sd15_64x64_cross", 2, 8, 4096, 40, 77},  // the prompt's 77 tokens as keys
+    {"sdxl_64x64_self", 2, 10, 4096, 64},      // SDXL at 1024x1024, the second level
+    {"sdxl_32x32_self", 2, 20, 1024, 64},      // its third level
+    {"vae_64x64_mid", 1, 1, 4096, 512},        // the VAE decoder's mid-block at 512x512
 };
 
 using Attention = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&,
@@ -36,6 +42,12 @@ using Attention = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&,
 torch::Tensor fused(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                     double scale) {
   return dd::models::fused_attention(q, k, v, scale);
+}
+
+torch::Tensor sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                   double scale) {
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                          /*is_causal=*/false, scale);
 }
 
 // Median seconds of `runs` calls, after one untimed call that warms caches and the allocator.
@@ -55,21 +67,22 @@ double median_seconds(Attention f, const torch::Tensor& q, const torch::Tensor& 
 
 void measure(const Shape& s, torch::ScalarType type, int runs, bool fused_only) {
   auto generator = at::detail::createCPUGenerator(1);
-  const std::vector<int64_t> sizes{s.batch, s.heads, s.tokens, s.dim};
-  const auto q = torch::randn(sizes, generator).to(type);
-  const auto k = torch::randn(sizes, generator).to(type);
-  const auto v = torch::randn(sizes, generator).to(type);
+  const int64_t keys = s.keys > 0 ? s.keys : s.tokens;
+  const auto q = torch::randn({s.batch, s.heads, s.tokens, s.dim}, generator).to(type);
+  const auto k = torch::randn({s.batch, s.heads, keys, s.dim}, generator).to(type);
+  const auto v = torch::randn({s.batch, s.heads, keys, s.dim}, generator).to(type);
   const double scale = 1.0 / std::sqrt(static_cast<double>(s.dim));
   const double reference =
       fused_only ? 0.0 : median_seconds(dd::models::reference_attention, q, k, v, scale, runs);
   const double fused_s = median_seconds(fused, q, k, v, scale, runs);
+  const double sdpa_s = fused_only ? 0.0 : median_seconds(sdpa, q, k, v, scale, runs);
   // Accuracy of both against float32 from the same inputs, to show the speed costs none.
   const auto truth = dd::models::reference_attention(q.to(torch::kFloat32), k.to(torch::kFloat32),
                                                      v.to(torch::kFloat32), scale);
   const auto error = [&truth](const torch::Tensor& x) {
     return (x.to(torch::kFloat32) - truth).abs().max().item<double>();
   };
-  const double flops = 4.0 * s.batch * s.heads * s.tokens * s.tokens * s.dim;
+  const double flops = 4.0 * s.batch * s.heads * s.tokens * keys * s.dim;
   std::cout << "{\"shape\": \"" << s.name << "\", \"dtype\": \""
             << (type == torch::kBFloat16 ? "bf16" : "fp32")
             << "\", \"threads\": " << at::get_num_threads() << ", \"runs\": " << runs;
@@ -78,7 +91,11 @@ void measure(const Shape& s, torch::ScalarType type, int runs, bool fused_only) 
               << ", \"speedup\": " << reference / fused_s
               << ", \"reference_tflops\": " << flops / reference / 1e12
               << ", \"reference_max_abs_error\": "
-              << error(dd::models::reference_attention(q, k, v, scale));
+              << error(dd::models::reference_attention(q, k, v, scale))
+              << ", \"sdpa_seconds\": " << sdpa_s << ", \"sdpa_tflops\": " << flops / sdpa_s / 1e12
+              << ", \"sdpa_max_abs_error\": " << error(sdpa(q, k, v, scale))
+              << ", \"fused_over_sdpa\": " << sdpa_s / fused_s << ", \"engine_uses\": \""
+              << dd::models::cpu_attention_choice(q, k, v, scale) << "\"";
   std::cout << ", \"fused_seconds\": " << fused_s
             << ", \"fused_tflops\": " << flops / fused_s / 1e12
             << ", \"fused_max_abs_error\": " << error(fused(q, k, v, scale))

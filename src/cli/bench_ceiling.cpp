@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "cli/bench_measure.h"
+#include "models/device.h"
 
 namespace dd::cli {
 
@@ -12,8 +13,9 @@ namespace {
 
 // The engine's layout rule (pipeline::DiffusionModel::to_compute): channels-last for 4-D bf16
 // tensors, where oneDNN's fast convolutions want it; fp32 stays NCHW.
-torch::Tensor in_engine_layout(const torch::Tensor& x, torch::ScalarType dtype) {
-  auto out = x.to(dtype);
+torch::Tensor in_engine_layout(const torch::Tensor& x, torch::ScalarType dtype,
+                               const torch::Device& device) {
+  auto out = x.to(device, dtype);
   return dtype == torch::kFloat32 || out.dim() != 4
              ? out
              : out.contiguous(at::MemoryFormat::ChannelsLast);
@@ -32,18 +34,26 @@ double repeated_tflops(const CeilingShapes& s, int runs, const std::function<voi
   return m.tflops();
 }
 
-double conv_tflops(const CeilingShapes& s, torch::ScalarType dtype, int runs) {
+double conv_tflops(const CeilingShapes& s, torch::ScalarType dtype, int runs,
+                   const torch::Device& device) {
   const auto x = in_engine_layout(
-      torch::randn({s.conv_batch, s.conv_channels, s.conv_size, s.conv_size}), dtype);
-  const auto w =
-      in_engine_layout(torch::randn({s.conv_channels, s.conv_channels, 3, 3}) * 0.02, dtype);
-  return repeated_tflops(s, runs, [&] { torch::conv2d(x, w, {}, 1, 1); });
+      torch::randn({s.conv_batch, s.conv_channels, s.conv_size, s.conv_size}), dtype, device);
+  const auto w = in_engine_layout(torch::randn({s.conv_channels, s.conv_channels, 3, 3}) * 0.02,
+                                  dtype, device);
+  return repeated_tflops(s, runs, [&] {
+    torch::conv2d(x, w, {}, 1, 1);
+    models::synchronize(device);
+  });
 }
 
-double matmul_tflops(const CeilingShapes& s, torch::ScalarType dtype, int runs) {
-  const auto a = torch::randn({s.matmul_size, s.matmul_size}).to(dtype);
-  const auto b = torch::randn({s.matmul_size, s.matmul_size}).to(dtype);
-  return repeated_tflops(s, runs, [&] { torch::matmul(a, b); });
+double matmul_tflops(const CeilingShapes& s, torch::ScalarType dtype, int runs,
+                     const torch::Device& device) {
+  const auto a = torch::randn({s.matmul_size, s.matmul_size}).to(device, dtype);
+  const auto b = torch::randn({s.matmul_size, s.matmul_size}).to(device, dtype);
+  return repeated_tflops(s, runs, [&] {
+    torch::matmul(a, b);
+    models::synchronize(device);
+  });
 }
 
 }  // namespace
@@ -60,18 +70,18 @@ std::string CeilingShapes::matmul_text() const {
 }
 
 double Ceiling::best(torch::ScalarType dtype) const {
-  return dtype == torch::kBFloat16 ? std::max(conv_bf16, matmul_bf16)
-                                   : std::max(conv_fp32, matmul_fp32);
+  return dtype != torch::kFloat32 ? std::max(conv_bf16, matmul_bf16)
+                                  : std::max(conv_fp32, matmul_fp32);
 }
 
-Ceiling measure_ceiling(int runs, const CeilingShapes& shapes) {
+Ceiling measure_ceiling(int runs, const CeilingShapes& shapes, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   Ceiling c;
   c.shapes = shapes;
-  c.conv_bf16 = conv_tflops(shapes, torch::kBFloat16, runs);
-  c.conv_fp32 = conv_tflops(shapes, torch::kFloat32, runs);
-  c.matmul_bf16 = matmul_tflops(shapes, torch::kBFloat16, runs);
-  c.matmul_fp32 = matmul_tflops(shapes, torch::kFloat32, runs);
+  c.conv_bf16 = conv_tflops(shapes, torch::kBFloat16, runs, device);
+  c.conv_fp32 = conv_tflops(shapes, torch::kFloat32, runs, device);
+  c.matmul_bf16 = matmul_tflops(shapes, torch::kBFloat16, runs, device);
+  c.matmul_fp32 = matmul_tflops(shapes, torch::kFloat32, runs, device);
   return c;
 }
 

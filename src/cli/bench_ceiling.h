@@ -32,11 +32,13 @@ struct Ceiling {
   double matmul_bf16 = 0;
   double matmul_fp32 = 0;
 
-  // The better of convolution and matrix product in `dtype`: what efficiency is relative to.
+  // The better of convolution and matrix product in `dtype` (fp16: the bf16 figures, the same
+  // tensor-core rate on the GPUs we target): what efficiency is relative to.
   double best(torch::ScalarType dtype) const;
 };
 
-Ceiling measure_ceiling(int runs, const CeilingShapes& shapes = {});
+Ceiling measure_ceiling(int runs, const CeilingShapes& shapes = {},
+                        const torch::Device& device = torch::kCPU);
 
 // Each figure the higher of the two: the machine's best during a run that measured it twice.
 Ceiling better_of(const Ceiling& a, const Ceiling& b);

@@ -6,6 +6,7 @@
 
 #include "cli/bench_report.h"
 #include "cli/bench_run.h"
+#include "cli/compute_options.h"
 #include "util/error.h"
 
 namespace dd::cli {
@@ -18,7 +19,7 @@ struct BenchArgs {
   std::string arch = "sd15";
   std::string width = "0", height = "0", steps = "20", runs = "3", image_runs = "1",
               load_runs = "1";
-  std::string dtype = "fp32";
+  ComputeOptions compute;
   std::string tokenizer, work_dir;
   bool json = false;
   bool tiny = false;
@@ -42,14 +43,19 @@ int parse_int(const std::string& option, const std::string& text, int min, int m
 
 BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& extras) {
   if (!extras.empty()) throw Error("bench: unexpected argument '" + extras.front() + "'");
-  if (a.dtype != "fp32" && a.dtype != "bf16")
-    throw Error("bench: --dtype must be fp32 or bf16, not '" + a.dtype + "'");
+  ComputeTarget target;
+  try {
+    target = resolve_compute(a.compute);
+  } catch (const Error& e) {
+    throw Error(std::string("bench: ") + e.what());
+  }
   BenchOptions o;
   o.arch = a.arch;
   o.width = parse_int("--width", a.width, 0, 4096);
   o.height = parse_int("--height", a.height, 0, 4096);
   o.steps = parse_int("--steps", a.steps, 1, 500);
-  o.dtype = a.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  o.dtype = target.dtype;
+  o.device = target.device;
   o.runs = parse_int("--runs", a.runs, 1, 100);
   o.image_runs = parse_int("--image-runs", a.image_runs, 0, 100);
   o.load_runs = parse_int("--load-runs", a.load_runs, 1, 100);
@@ -97,7 +103,10 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   option("--width", args->width, "W", "Image width, a multiple of 8 (default: the preset's)");
   option("--height", args->height, "H", "Image height, a multiple of 8 (default: the preset's)");
   option("--steps", args->steps, "N", "Steps of the whole image")->capture_default_str();
-  option("--dtype", args->dtype, "fp32|bf16", "Compute type")->capture_default_str();
+  option("--dtype", args->compute.dtype, "fp32|bf16|fp16", "Compute type (fp16: CUDA only)")
+      ->capture_default_str();
+  option("--device", args->compute.device, "cpu|cuda[:N]", "Where to compute")
+      ->capture_default_str();
   option("--runs", args->runs, "N", "Timed runs per part (the median is reported)")
       ->capture_default_str();
   option("--image-runs", args->image_runs, "N", "Timed whole images (0: none)")

@@ -3,15 +3,15 @@
 #include <iomanip>
 #include <sstream>
 
+#include "models/device.h"
+
 namespace dd::cli {
 
 namespace {
 
 using nlohmann::ordered_json;
 
-const char* dtype_name(torch::ScalarType dtype) {
-  return dtype == torch::kBFloat16 ? "bf16" : "fp32";
-}
+const char* dtype_name(torch::ScalarType dtype) { return models::compute_dtype_name(dtype); }
 
 double efficiency(const Measurement& m, const BenchResult& r) {
   const double ceiling = r.ceiling_tflops();
@@ -91,11 +91,11 @@ void print_profile(std::ostream& out, const std::string& part, const OperatorPro
 
 ordered_json bench_json(const BenchResult& r) {
   const auto& o = r.options;
-  ordered_json out = {{"arch", o.arch},          {"dtype", dtype_name(o.dtype)},
-                      {"width", o.width},        {"height", o.height},
-                      {"steps", o.steps},        {"threads", r.threads},
-                      {"runs", o.runs},          {"tiny", o.tiny},
-                      {"tokenizer", r.tokenizer}};
+  ordered_json out = {{"arch", o.arch},           {"dtype", dtype_name(o.dtype)},
+                      {"width", o.width},         {"height", o.height},
+                      {"steps", o.steps},         {"threads", r.threads},
+                      {"runs", o.runs},           {"tiny", o.tiny},
+                      {"tokenizer", r.tokenizer}, {"device", o.device.str()}};
   out["ceiling"] = ceiling_json(r);
   out["text_encode"] = part_json(r.text_encode, r);
   out["unet_step"] = part_json(r.unet_step, r);
@@ -120,6 +120,7 @@ ordered_json bench_json(const BenchResult& r) {
   out["inference_peak_rss_bytes"] = r.inference_peak_rss_bytes;
   out["peak_rss_bytes"] = r.peak_rss_bytes;
   out["peak_rss_scope"] = r.peak_rss_by_phase ? "load and inference" : "whole process";
+  if (!o.device.is_cpu()) out["device_peak_bytes"] = r.device_peak_bytes;
   return out;
 }
 
@@ -128,8 +129,8 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
   const auto& c = r.ceiling;
   const auto gib = [](double bytes) { return fixed(bytes / (1ull << 30), 2) + " GiB"; };
   out << "diffusiond bench: " << o.arch << (o.tiny ? " (tiny)" : "") << " " << o.width << "x"
-      << o.height << " " << dtype_name(o.dtype) << ", " << r.threads << " threads, median of "
-      << o.runs << " runs\n"
+      << o.height << " " << dtype_name(o.dtype) << " on " << o.device.str() << ", " << r.threads
+      << " threads, median of " << o.runs << " runs\n"
       << "ceiling TFLOP/s: bf16 conv " << fixed(c.conv_bf16, 3) << ", matmul "
       << fixed(c.matmul_bf16, 3) << "; fp32 conv " << fixed(c.conv_fp32, 3) << ", matmul "
       << fixed(c.matmul_fp32, 3) << "; efficiency is relative to " << fixed(r.ceiling_tflops(), 3)

@@ -15,6 +15,7 @@
 #include "cli/process_memory.h"
 #include "cli/standin_tokenizer.h"
 #include "models/attention.h"
+#include "models/device.h"
 #include "models/presets.h"
 #include "models/tiny_decoder.h"
 #include "pipeline/generate.h"
@@ -79,6 +80,7 @@ pipeline::ModelSource write_model(const models::ModelConfig& config, const Bench
   pipeline::ModelSource source;
   source.path = (dir / (config.name + ".safetensors")).string();
   source.dtype = options.dtype;
+  source.device = options.device;
   log << "bench: writing a " << config.name << " checkpoint with random weights to " << source.path
       << "\n";
   result.checkpoint_bytes = write_random_checkpoint(config, source.path);
@@ -123,7 +125,7 @@ UNetConditioning conditioning(pipeline::DiffusionModel& model, const BenchOption
   if (model.config().family != models::Family::SDXL) return c;
   c.text_embeds = cond.pooled.to(model.dtype());
   const float h = static_cast<float>(options.height), w = static_cast<float>(options.width);
-  c.time_ids = torch::tensor({h, w, 0.0f, 0.0f, h, w}).unsqueeze(0);
+  c.time_ids = torch::tensor({h, w, 0.0f, 0.0f, h, w}).unsqueeze(0).to(model.device());
   return c;
 }
 
@@ -135,18 +137,21 @@ torch::Tensor rows(const torch::Tensor& t, int64_t batch) {
 }
 
 // One denoising step as pipeline::generate runs it: latents to the compute dtype and layout,
-// the UNet, the prediction back to float32. A guided step is the batch of 2.
+// the UNet, the prediction back to float32. A guided step is the batch of 2. On a GPU each run
+// waits for its queued work, so that the time is the work's.
 std::function<void()> unet_step_work(pipeline::DiffusionModel& model, const UNetConditioning& c,
                                      const BenchOptions& options, int64_t batch) {
   const auto latents =
       torch::randn({batch, model.config().unet.in_channels, options.height / 8, options.width / 8});
-  const auto t = torch::full({batch}, 500.0, torch::kFloat32);
+  const auto t =
+      torch::full({batch}, 500.0, torch::TensorOptions(torch::kFloat32).device(model.device()));
   const auto context = rows(c.context, batch);
   const auto text_embeds = rows(c.text_embeds, batch);
   const auto time_ids = rows(c.time_ids, batch);
   return [&model, latents, t, context, text_embeds, time_ids] {
     model.unet->forward(model.to_compute(latents), t, context, text_embeds, time_ids)
         .to(torch::kFloat32);
+    models::synchronize(model.device());
   };
 }
 
@@ -156,6 +161,7 @@ std::function<void()> vae_decode_work(pipeline::DiffusionModel& model,
   const auto z = torch::randn({1, vae.latent_channels, options.height / 8, options.width / 8});
   return [&model, z, scaling = vae.scaling_factor] {
     model.vae->decode(model.to_compute(z / scaling)).to(torch::kFloat32);
+    models::synchronize(model.device());
   };
 }
 
@@ -177,9 +183,12 @@ Measurement preview_decode(pipeline::DiffusionModel& model, const BenchOptions& 
   models::TinyDecoderConfig config;
   config.latent_channels = vae.latent_channels;
   models::TinyDecoder decoder(config);
-  decoder->to(model.dtype());
+  decoder->to(model.device(), model.dtype());
   const auto z = torch::randn({1, vae.latent_channels, options.height / 8, options.width / 8});
-  return measure(options.runs, [&] { decoder->forward(model.to_compute(z)).to(torch::kFloat32); });
+  return measure(options.runs, [&] {
+    decoder->forward(model.to_compute(z)).to(torch::kFloat32);
+    models::synchronize(model.device());
+  });
 }
 
 // A whole txt2img image through pipeline::generate with new prompts (the default sampler, Euler
@@ -224,7 +233,12 @@ int64_t measure_parts(pipeline::DiffusionModel& model, BenchResult& r, std::ostr
   int64_t peak = 0;
   log << "bench: text encoding\n";
   r.text_encode = with_memory(
-      [&] { return measure(o.runs, [&] { pipeline::encode_prompt(model, fresh(kPrompt), {}); }); },
+      [&] {
+        return measure(o.runs, [&] {
+          pipeline::encode_prompt(model, fresh(kPrompt), {});
+          models::synchronize(model.device());
+        });
+      },
       peak);
   const auto c = conditioning(model, o);
   log << "bench: UNet step without guidance (batch 1)\n";
@@ -265,7 +279,7 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& log) {
   const CeilingShapes ceiling_shapes =
       options.tiny ? CeilingShapes{1, 64, 32, 512, 0.01} : CeilingShapes{};
   log << "bench: ceiling (large convolution and matrix product, bf16 and fp32)\n";
-  const Ceiling before = measure_ceiling(options.runs, ceiling_shapes);
+  const Ceiling before = measure_ceiling(options.runs, ceiling_shapes, options.device);
 
   ScratchDir scratch(options.work_dir);
   const auto source = write_model(config, result.options, scratch.path(), result, log);
@@ -276,12 +290,14 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& log) {
 
   auto model = load_model(source, options.load_runs, result, log);
   result.load_peak_rss_bytes = peak_rss_bytes();
+  models::reset_peak_device_memory(options.device);
   const int64_t inference_peak = measure_parts(*model, result, log);
+  result.device_peak_bytes = models::peak_device_memory(options.device);
   // Other processes come and go during a long run: the ceiling is the machine's best of two
   // measurements, one on each side of the model's. Its tensors are not the engine's, so it is
   // not in the peaks.
   log << "bench: ceiling again\n";
-  result.ceiling = better_of(before, measure_ceiling(options.runs, ceiling_shapes));
+  result.ceiling = better_of(before, measure_ceiling(options.runs, ceiling_shapes, options.device));
   result.inference_peak_rss_bytes = by_phase ? inference_peak : 0;
   result.peak_rss_bytes =
       by_phase ? std::max(result.load_peak_rss_bytes, inference_peak) : peak_rss_bytes();

@@ -21,6 +21,7 @@ struct BenchOptions {
   int height = 0;
   int steps = 20;  // of the whole image
   torch::ScalarType dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;  // ceiling and model parts run here
   int runs = 3;               // timed runs of the ceiling, text encoding, UNet steps and VAE decode
   int image_runs = 1;         // timed whole images
   int load_runs = 1;          // timed checkpoint loads
@@ -50,6 +51,7 @@ struct BenchResult {
   int64_t load_peak_rss_bytes = 0;       // the most resident while loading
   int64_t inference_peak_rss_bytes = 0;  // ... while running the parts (0: not measurable)
   int64_t peak_rss_bytes = 0;            // the larger of the two
+  int64_t device_peak_bytes = 0;         // on a CUDA device: the most its tensors held
   // Whether the kernel let the peak be reset between phases; without that the peaks also count
   // the tool's own checkpoint writing (the whole process).
   bool peak_rss_by_phase = false;

@@ -34,8 +34,9 @@ const Comparison* worst(const std::vector<Comparison>& comparisons) {
 }  // namespace
 
 int run_conformance(const ConformanceOptions& options, std::ostream& out) {
+  const ComputeTarget target = resolve_compute(options.compute);
   const io::FixtureSet set(options.dir);
-  FixtureModels models(set);
+  FixtureModels models(set, target.device);
   int passed = 0, failed = 0, skipped = 0;
   for (const auto& c : set.cases()) {
     if (!options.only.empty() && c.name().find(options.only) == std::string::npos) continue;

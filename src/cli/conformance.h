@@ -5,12 +5,15 @@
 #include <ostream>
 #include <string>
 
+#include "cli/compute_options.h"
+
 namespace dd::cli {
 
 struct ConformanceOptions {
   std::string dir;
   std::string only;  // run only cases whose name contains this
   bool verbose = false;
+  ComputeOptions compute;  // float32 always; --device picks where (TF32 off on CUDA)
 };
 
 // Returns the process exit code: 0 when nothing failed.

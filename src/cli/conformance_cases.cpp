@@ -23,8 +23,14 @@ Comparison compare(const io::FixtureCase& c, const std::string& output, const to
   if (got.sizes() != expected.sizes())
     throw Error(output + ": shape " + c10::str(got.sizes()) + " but the reference is " +
                 c10::str(expected.sizes()));
-  return {(label.empty() ? "" : label + " ") + output, io::max_abs_diff(got, expected),
-          c.tolerance(output)};
+  return {(label.empty() ? "" : label + " ") + output,
+          io::max_abs_diff(got.to(torch::kCPU), expected), c.tolerance(output)};
+}
+
+// A case's input tensor on the device the models compute on.
+torch::Tensor input_on(const FixtureModels& models, const io::FixtureCase& c,
+                       const std::string& name) {
+  return c.input(name).to(models.device());
 }
 
 // Replays the random draws the reference made, in order (`in.noise`).
@@ -95,7 +101,7 @@ std::vector<Comparison> text_encoder_case(const io::FixtureCase& c, FixtureModel
     auto& model = models.get(c.model(), layout);
     auto& encoder = model.text_encoders.at(index);
     torch::NoGradGuard no_grad;
-    const auto result = encoder->forward(c.input("input_ids"));
+    const auto result = encoder->forward(input_on(models, c, "input_ids"));
     const std::string label = layout_name(layout);
     for (const auto& name : c.expected_names()) {
       torch::Tensor got;
@@ -121,16 +127,18 @@ std::vector<Comparison> text_encoder_case(const io::FixtureCase& c, FixtureModel
 
 torch::Tensor unet_forward(pipeline::DiffusionModel& model, const io::FixtureCase& c) {
   torch::NoGradGuard no_grad;
-  const auto sample = c.input("sample");
+  const auto on_device = [&](const torch::Tensor& t) { return t.to(model.device()); };
+  const auto sample = on_device(c.input("sample"));
   const auto& literal = c.input_value("timestep");
   auto timestep = literal.is_number() ? torch::tensor({literal.get<double>()}, torch::kFloat32)
                                       : c.input("timestep").to(torch::kFloat32).reshape({-1});
+  timestep = on_device(timestep);
   if (timestep.numel() == 1) timestep = timestep.expand({sample.size(0)});
   torch::Tensor text_embeds, time_ids;
-  if (c.has_input("text_embeds")) text_embeds = c.input("text_embeds");
-  if (c.has_input("time_ids")) time_ids = c.input("time_ids");
-  return model.unet->forward(sample, timestep, c.input("encoder_hidden_states"), text_embeds,
-                             time_ids);
+  if (c.has_input("text_embeds")) text_embeds = on_device(c.input("text_embeds"));
+  if (c.has_input("time_ids")) time_ids = on_device(c.input("time_ids"));
+  return model.unet->forward(sample, timestep, on_device(c.input("encoder_hidden_states")),
+                             text_embeds, time_ids);
 }
 
 std::vector<Comparison> unet_case(const io::FixtureCase& c, FixtureModels& models) {
@@ -155,9 +163,9 @@ std::vector<Comparison> vae_case(const io::FixtureCase& c, FixtureModels& models
     auto& vae = models.get(c.model(), layout).vae;
     const std::string label = layout_name(layout);
     if (c.kind() == "vae_decode") {
-      out.push_back(compare(c, "image", vae->decode(c.input("z")), label));
+      out.push_back(compare(c, "image", vae->decode(input_on(models, c, "z")), label));
     } else {
-      const auto posterior = vae->encode(c.input("x"));
+      const auto posterior = vae->encode(input_on(models, c, "x"));
       out.push_back(compare(c, "mean", posterior.mean, label));
       out.push_back(compare(c, "logvar", posterior.logvar, label));
       out.push_back(compare(c, "std", posterior.std, label));
@@ -184,7 +192,7 @@ std::vector<Comparison> lora_case(const io::FixtureSet& set, const io::FixtureCa
       out.push_back(compare(c, "noise_pred", unet_forward(model, c), label));
     } else {
       torch::NoGradGuard no_grad;
-      const auto result = model.text_encoders.at(0)->forward(c.input("input_ids"));
+      const auto result = model.text_encoders.at(0)->forward(input_on(models, c, "input_ids"));
       out.push_back(compare(c, "last_hidden_state", result.last_hidden_state, label));
       out.push_back(compare(c, "pooler_output", result.pooled, label));
     }
@@ -278,6 +286,7 @@ pipeline::DiffusionModel& FixtureModels::get(const std::string& model, Layout la
     } else {
       source.path = set_.model_path(model, "diffusers_dir");
     }
+    source.device = device_;
     slot = pipeline::DiffusionModel::load(source);
   }
   return *slot;

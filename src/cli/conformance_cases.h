@@ -18,16 +18,19 @@ struct Comparison {
   bool passed() const { return max_abs_diff <= tolerance; }
 };
 
-// Loads each fixture model once per layout.
+// Loads each fixture model once per layout, in float32 on `device`.
 class FixtureModels {
  public:
-  explicit FixtureModels(const io::FixtureSet& set) : set_(set) {}
+  explicit FixtureModels(const io::FixtureSet& set, torch::Device device = torch::kCPU)
+      : set_(set), device_(device) {}
+  const torch::Device& device() const { return device_; }
   enum class Layout { SingleFile, Diffusers };
   pipeline::DiffusionModel& get(const std::string& model, Layout layout);
   std::string family(const std::string& model) const;
 
  private:
   const io::FixtureSet& set_;
+  torch::Device device_;
   std::map<std::pair<std::string, int>, std::shared_ptr<pipeline::DiffusionModel>> cache_;
 };
 

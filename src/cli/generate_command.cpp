@@ -8,6 +8,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "cli/compute_options.h"
 #include "cli/model_choice.h"
 #include "io/image.h"
 #include "io/tensor_file.h"
@@ -25,7 +26,7 @@ struct GenerateArgs {
   std::string model, models_dir;
   pipeline::ModelSource source;  // --config and --tokenizer override the chosen model's
   pipeline::GenerationRequest request;
-  std::string dtype = "fp32";
+  ComputeOptions compute;
   std::string init_image, mask, latents, output_latents, output;
   std::string preview, preview_decoder;
   int preview_every = 1;
@@ -54,8 +55,8 @@ void apply_model_defaults(const GenerateArgs& args, const service::ModelDefaults
 
 pipeline::ModelSource chosen_source(GenerateArgs& args, pipeline::GenerationRequest& request,
                                     std::string& model_name) {
-  const auto dtype = args.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
-  const ModelChoice choice = choose_model(args.model, args.models_dir, dtype);
+  const ComputeTarget target = resolve_compute(args.compute);
+  const ModelChoice choice = choose_model(args.model, args.models_dir, target.dtype, target.device);
   if (choice.by_id) apply_model_defaults(args, choice.defaults, request);
   model_name = choice.name;
   pipeline::ModelSource source = choice.source;
@@ -139,8 +140,11 @@ void run_generate(GenerateArgs& args) {
   const auto loaded = std::chrono::steady_clock::now();
   pipeline::GenerationHooks hooks;
   if (preview_decoder) {
+    // The preview decoder runs on the CPU (the latents come back from the model's device), in
+    // the model's dtype where the CPU has it (fp16 does not).
+    const auto preview_dtype = model->dtype() == torch::kFloat16 ? torch::kFloat32 : model->dtype();
     hooks.latents = pipeline::LatentPreview(*preview_decoder, args.preview, args.preview_every,
-                                            model->config().vae.latent_channels, model->dtype());
+                                            model->config().vae.latent_channels, preview_dtype);
   }
   hooks.progress = [&](int step, int total) {
     if (!args.quiet) std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
@@ -232,10 +236,7 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--negative-target-size", args->negative_target_size,
                   "SDXL: --target-size for the negative prompt (default: the same)");
   cmd->add_option("--lora", args->loras, "LoRA as FILE[:WEIGHT]; repeatable");
-  cmd->add_option("--dtype", args->dtype,
-                  "Compute type: fp32 (reference) or bf16 (fast on AVX512-BF16/AMX)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  add_compute_options(cmd, args->compute);
   cmd->add_option("--latents", args->latents,
                   "safetensors with the initial noise ('latents', NCHW float32)");
   cmd->add_option("--output-latents", args->output_latents,

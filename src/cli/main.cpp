@@ -27,6 +27,7 @@ void add_conformance_command(CLI::App& app, int& exit_code) {
       ->required();
   cmd->add_option("--only", options->only, "Run only cases whose name contains this text");
   cmd->add_flag("-v,--verbose", options->verbose, "Show every comparison of every case");
+  add_compute_options(cmd, options->compute, /*with_dtype=*/false);
   cmd->callback([options, &exit_code] { exit_code = run_conformance(*options, std::cout); });
 }
 

@@ -40,19 +40,8 @@ ModelChoice from_registry(const std::string& id, const std::string& models_dir,
   return choice;
 }
 
-}  // namespace
-
-std::string builtin_models_dir() {
-  const char* env = std::getenv("DIFFUSIOND_MODELS_DIR");
-  return env && *env ? env : DD_BUILTIN_MODELS_DIR;
-}
-
-bool has_builtin_model(const std::string& models_dir) {
-  return fs::exists(fs::path(models_dir) / kBuiltinModelId / "unet" / "config.json");
-}
-
-ModelChoice choose_model(const std::string& id_or_path, const std::string& models_dir,
-                         torch::ScalarType dtype) {
+ModelChoice choose_by_name(const std::string& id_or_path, const std::string& models_dir,
+                           torch::ScalarType dtype) {
   const std::string dir = models_dir.empty() ? builtin_models_dir() : models_dir;
   if (id_or_path.empty()) {
     if (!has_builtin_model(dir))
@@ -67,6 +56,24 @@ ModelChoice choose_model(const std::string& id_or_path, const std::string& model
     throw Error("--model '" + id_or_path + "': no such file or folder (and no models directory " +
                 dir + " to look it up in)");
   return from_registry(id_or_path, dir, dtype);
+}
+
+}  // namespace
+
+std::string builtin_models_dir() {
+  const char* env = std::getenv("DIFFUSIOND_MODELS_DIR");
+  return env && *env ? env : DD_BUILTIN_MODELS_DIR;
+}
+
+bool has_builtin_model(const std::string& models_dir) {
+  return fs::exists(fs::path(models_dir) / kBuiltinModelId / "unet" / "config.json");
+}
+
+ModelChoice choose_model(const std::string& id_or_path, const std::string& models_dir,
+                         torch::ScalarType dtype, torch::Device device) {
+  ModelChoice choice = choose_by_name(id_or_path, models_dir, dtype);
+  choice.source.device = device;
+  return choice;
 }
 
 }  // namespace dd::cli

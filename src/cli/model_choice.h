@@ -28,6 +28,6 @@ struct ModelChoice {
 // id_or_path "" = the built-in default model; models_dir "" = builtin_models_dir(). A dd::Error
 // says what is missing when nothing matches.
 ModelChoice choose_model(const std::string& id_or_path, const std::string& models_dir,
-                         torch::ScalarType dtype);
+                         torch::ScalarType dtype, torch::Device device = torch::kCPU);
 
 }  // namespace dd::cli

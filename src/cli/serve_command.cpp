@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/compute_options.h"
 #include "cli/model_choice.h"
 #include "http/server.h"
 #include "service/accounts.h"
@@ -20,7 +21,7 @@ struct ServeArgs {
   http::HttpOptions http;
   int max_body_mb = 20;
   double memory_budget_gb = 16;
-  std::string dtype = "fp32";
+  ComputeOptions compute;
 };
 
 http::HttpServer* g_server = nullptr;
@@ -32,7 +33,9 @@ void stop_on_signal(int) {
 void run_serve(ServeArgs& args) {
   args.http.max_body_bytes = static_cast<size_t>(args.max_body_mb) << 20;
   args.service.memory_budget_bytes = static_cast<size_t>(args.memory_budget_gb * (1ull << 30));
-  args.service.bf16 = args.dtype == "bf16";
+  const ComputeTarget target = resolve_compute(args.compute);
+  args.service.dtype = target.dtype;
+  args.service.device = target.device;
   // The built-in model, when present, answers requests that name no model.
   if (args.service.default_model.empty() && has_builtin_model(args.service.models_dir))
     args.service.default_model = kBuiltinModelId;
@@ -79,9 +82,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--memory-budget-gb", args->memory_budget_gb,
                   "Loaded models are unloaded least-recently-used above this")
       ->capture_default_str();
-  cmd->add_option("--dtype", args->dtype, "fp32 or bf16")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  add_compute_options(cmd, args->compute);
   cmd->add_flag("--allow-private-webhooks", args->service.allow_private_webhooks,
                 "Allow webhook URLs on loopback/private addresses (tests)");
   cmd->add_flag("--insecure-no-auth", args->http.insecure_no_auth,

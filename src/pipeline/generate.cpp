@@ -1,5 +1,6 @@
 #include "pipeline/generate.h"
 
+#include "models/device.h"
 #include "pipeline/lora.h"
 #include "pipeline/text_conditioning.h"
 #include "sampling/cancelled.h"
@@ -59,6 +60,19 @@ MicroConditioning negative_micro(const GenerationRequest& request) {
   return m;
 }
 
+// The sampler's draws come from CPU generators, so that a seed makes the same image on every
+// device; they are moved to the model's device as they are drawn.
+class NoiseOnDevice : public sampling::NoiseSource {
+ public:
+  NoiseOnDevice(std::shared_ptr<sampling::NoiseSource> source, torch::Device device)
+      : source_(std::move(source)), device_(device) {}
+  torch::Tensor next(at::IntArrayRef shape) override { return source_->next(shape).to(device_); }
+
+ private:
+  std::shared_ptr<sampling::NoiseSource> source_;
+  torch::Device device_;
+};
+
 // Encodes a [1, 3, H, W] picture in [-1, 1] into scaled latents, one posterior sample per image.
 torch::Tensor encode_image(DiffusionModel& model, const torch::Tensor& image, int images,
                            sampling::NoiseSource& noise) {
@@ -98,7 +112,7 @@ Guidance build_guidance(DiffusionModel& model, const GenerationRequest& request,
     std::vector<torch::Tensor> ids{sdxl_time_ids(request.micro, size).expand({n, -1})};
     if (g.cfg)
       ids.insert(ids.begin(), sdxl_time_ids(negative_micro(request), size).expand({n, -1}));
-    g.time_ids = torch::cat(ids, 0);
+    g.time_ids = torch::cat(ids, 0).to(model.device());
   }
   return g;
 }
@@ -111,12 +125,13 @@ struct InpaintInputs {
 
 torch::Tensor binarised(const torch::Tensor& mask) { return (mask >= 0.5).to(torch::kFloat32); }
 
-InpaintInputs inpaint_inputs(DiffusionModel& model, const GenerationRequest& request, int images,
-                             int64_t latent_h, int64_t latent_w, sampling::NoiseSource& noise) {
-  const auto mask = binarised(request.mask);
+InpaintInputs inpaint_inputs(DiffusionModel& model, const torch::Tensor& init_image,
+                             const torch::Tensor& request_mask, int images, int64_t latent_h,
+                             int64_t latent_w, sampling::NoiseSource& noise) {
+  const auto mask = binarised(request_mask);
   InpaintInputs in;
   // Repainted pixels become 0 (grey) in [-1, 1] space, as in the reference pipeline.
-  const auto masked = (request.init_image * 2 - 1) * (mask < 0.5);
+  const auto masked = (init_image * 2 - 1) * (mask < 0.5);
   in.masked_latents = encode_image(model, masked, images, noise);
   in.mask_latent =
       torch::nn::functional::interpolate(mask, torch::nn::functional::InterpolateFuncOptions()
@@ -147,8 +162,14 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
   std::vector<uint64_t> seeds;
   for (int i = 0; i < images; ++i) seeds.push_back(request.seed + static_cast<uint64_t>(i));
   // One generator per image, so an image depends only on its own seed.
-  std::shared_ptr<sampling::NoiseSource> noise =
-      hooks.noise ? hooks.noise : std::make_shared<sampling::SeededNoise>(seeds);
+  const torch::Device device = model.device();
+  const auto noise = std::make_shared<NoiseOnDevice>(
+      hooks.noise ? hooks.noise : std::make_shared<sampling::SeededNoise>(seeds), device);
+  // The request's pictures and latents (CPU float32) join the latents on the model's device.
+  const auto on_device = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  const torch::Tensor init_image = on_device(request.init_image);
+  const torch::Tensor mask = on_device(request.mask);
+  const torch::Tensor given_latents = on_device(request.latents);
 
   ScopedLoras loras(model, request.loras);
   const Guidance guidance = build_guidance(model, request, size);
@@ -157,7 +178,8 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
   const bool nine_channel = model.is_inpainting_model();
   const bool latent_mask = request.mask.defined() && !nine_channel;
   InpaintInputs inpaint;
-  if (nine_channel) inpaint = inpaint_inputs(model, request, images, latent_h, latent_w, *noise);
+  if (nine_channel)
+    inpaint = inpaint_inputs(model, init_image, mask, images, latent_h, latent_w, *noise);
 
   // Starting point: pure noise (txt2img, and 9-channel inpainting at strength 1), or the
   // encoded picture noised to the first step's level (img2img, latent-mask inpainting).
@@ -165,14 +187,13 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
   int first_step = 0;
   const bool from_image = request.init_image.defined() && (!nine_channel || request.strength < 1.0);
   if (from_image) {
-    image_latents = encode_image(model, request.init_image * 2 - 1, images, *noise);
+    image_latents = encode_image(model, init_image * 2 - 1, images, *noise);
     first_step = sampler->img2img_first_step(request.steps, request.strength);
-    start_noise = request.latents.defined() ? request.latents : noise->next(image_latents.sizes());
+    start_noise = given_latents.defined() ? given_latents : noise->next(image_latents.sizes());
     x = sampler->add_noise(image_latents, start_noise, first_step);
   } else {
     const std::vector<int64_t> shape{images, channels, latent_h, latent_w};
-    start_noise =
-        request.latents.defined() ? request.latents.to(torch::kFloat32) : noise->next(shape);
+    start_noise = given_latents.defined() ? given_latents.to(torch::kFloat32) : noise->next(shape);
     if (start_noise.sizes() != at::IntArrayRef(shape))
       throw Error("initial latents must have shape " + c10::str(at::IntArrayRef(shape)));
     x = start_noise * sampler->init_noise_sigma();
@@ -184,7 +205,8 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
       auto extra = torch::cat({inpaint.mask_latent, inpaint.masked_latents}, 1);
       input = torch::cat({input, guidance.cfg ? torch::cat({extra, extra}) : extra}, 1);
     }
-    auto t = torch::full({input.size(0)}, timestep, torch::kFloat32);
+    auto t = torch::full({input.size(0)}, timestep,
+                         torch::TensorOptions(torch::kFloat32).device(device));
     auto out = model.unet
                    ->forward(model.to_compute(input), t, guidance.context, guidance.text_embeds,
                              guidance.time_ids)
@@ -197,9 +219,9 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
   torch::Tensor keep;  // latent-mask inpainting: 1 where the original picture is kept
   if (latent_mask)
     keep = 1 - torch::nn::functional::interpolate(
-                   binarised(request.mask), torch::nn::functional::InterpolateFuncOptions()
-                                                .size(std::vector<int64_t>{latent_h, latent_w})
-                                                .mode(torch::kNearest));
+                   binarised(mask), torch::nn::functional::InterpolateFuncOptions()
+                                        .size(std::vector<int64_t>{latent_h, latent_w})
+                                        .mode(torch::kNearest));
   const int total = static_cast<int>(sampler->timesteps().size());
   auto on_step = [&](int step, int steps, torch::Tensor& latents) {
     if (latent_mask) {
@@ -208,6 +230,9 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
                                        : image_latents;
       latents = keep * original + (1 - keep) * latents;
     }
+    // On a GPU the step's work is queued, not done: wait for it, so that progress counts finished
+    // steps and a cancellation stops within one (the only host synchronisation in a step).
+    models::synchronize(device);
     // Progress counts only the steps this request runs (img2img skips the first ones).
     if (hooks.latents) hooks.latents(step - first_step, steps - first_step, latents);
     return hooks.progress ? hooks.progress(step - first_step, steps - first_step) : true;
@@ -215,8 +240,8 @@ GenerationResult generate(DiffusionModel& model, const GenerationRequest& reques
   x = sampler->run(x, first_step, denoise, noise.get(), on_step);
 
   GenerationResult result;
-  result.latents = x;
-  result.images = decode_latents(model, x);
+  result.latents = x.to(torch::kCPU);
+  result.images = decode_latents(model, x).to(torch::kCPU);
   result.seeds = seeds;
   return result;
 }

@@ -176,9 +176,10 @@ ScopedLoras::ScopedLoras(DiffusionModel& model, const std::vector<LoraSpec>& lor
     // Text encoders compute in float32 even where their weights are kept in 16 bits: a merged
     // weight is float32 for the request (not rounded to 16 bits), and the original comes back.
     if (update.text_encoder && update.param.scalar_type() != torch::kFloat32)
-      update.param.set_data(update.param.to(torch::kFloat32) + update.delta);
+      update.param.set_data(update.param.to(torch::kFloat32) +
+                            update.delta.to(update.param.device()));
     else
-      update.param.add_(update.delta.to(update.param.scalar_type()));
+      update.param.add_(update.delta.to(update.param.device(), update.param.scalar_type()));
   }
 }
 

@@ -88,13 +88,14 @@ sampling::ScheduleConfig schedule_config_for(const models::ModelConfig& config) 
 }
 
 torch::Tensor DiffusionModel::to_compute(const torch::Tensor& x) const {
-  return in_compute_layout(x, dtype_);
+  return in_compute_layout(x, dtype_, device_);
 }
 
 std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) {
   auto model = std::make_shared<DiffusionModel>();
   model->path_ = source.path;
   model->dtype_ = source.dtype;
+  model->device_ = source.device;
   if (!fs::exists(source.path)) throw Error(source.path + ": no such model file or folder");
   if (fs::is_directory(source.path)) {
     model->config_ = models::model_config_from_diffusers_dir(source.path);
@@ -113,10 +114,10 @@ std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) 
 
 namespace {
 
-// Eval mode, the compute dtype and layout for a loaded part; drops `file`'s pages and returns
-// freed heap memory to the system.
+// Eval mode, the compute dtype, layout and device for a loaded part; drops `file`'s pages and
+// returns freed heap memory to the system.
 void ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& file,
-                       torch::ScalarType dtype) {
+                       torch::ScalarType dtype, const torch::Device& device) {
   module.eval();
   file.release_pages();
   if (dtype != torch::kFloat32) {
@@ -126,6 +127,8 @@ void ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& fil
     for (auto& param : module.parameters())
       if (param.dim() == 4) param.set_data(param.contiguous(at::MemoryFormat::ChannelsLast));
   }
+  // Built and converted on the CPU, then moved: the device holds only the final weights.
+  if (!device.is_cpu()) module.to(device);
 #ifdef __GLIBC__
   malloc_trim(0);  // the float32 copies just freed go back to the system, not to the next part
 #endif
@@ -137,26 +140,27 @@ void ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& fil
 // it was read from are dropped once copied.
 template <class Part, class Config>
 Part load_part(const Config& config, const models::WeightSource& weights,
-               const io::SafetensorsFile& file, torch::ScalarType dtype, const std::string& name) {
+               const io::SafetensorsFile& file, torch::ScalarType dtype,
+               const torch::Device& device, const std::string& name) {
   Part part = [&] {
     const models::BuildDtypeScope build_in(dtype);
     return Part(config);
   }();
   models::load_weights(*part, weights, name);
-  ready_for_compute(*part, file, dtype);
+  ready_for_compute(*part, file, dtype, device);
   return part;
 }
 
 // Text encoders compute in float32 whatever the compute dtype: they run once per prompt, and
 // their accuracy decides every step's conditioning. Their weights stay as the file stores them
-// when that is one 16-bit type (exact, and half of float32's memory: 1.6 GB for SDXL's two);
-// models/clip_text.h upcasts each layer's as it runs.
+// when that is one 8- or 16-bit type (exact; 16 bits saves 1.6 GB on SDXL's two against float32,
+// float8 a quarter of it); models/clip_text.h upcasts each layer's as it runs.
 models::ClipTextModel load_text_encoder(const models::ClipTextConfig& config,
                                         const models::WeightSource& weights,
                                         const io::SafetensorsFile& file, const std::string& prefix,
-                                        const std::string& name) {
+                                        const torch::Device& device, const std::string& name) {
   return load_part<models::ClipTextModel>(config, weights, file,
-                                          models::stored_float_type(file, prefix), name);
+                                          models::stored_float_type(file, prefix), device, name);
 }
 
 }  // namespace
@@ -167,15 +171,16 @@ void DiffusionModel::load_single_file(const std::shared_ptr<const io::Safetensor
   const models::FileWeights unet_weights(
       file, "model.diffusion_model.",
       [&](const std::string& name) { return models::unet_single_file_key(name, unet_config); });
-  unet = load_part<models::UNet>(unet_config, unet_weights, *file, dtype_, path + " (unet)");
+  unet =
+      load_part<models::UNet>(unet_config, unet_weights, *file, dtype_, device_, path + " (unet)");
   vae = load_part<models::AutoencoderKL>(config_.vae, *models::vae_ldm_weights(file, config_.vae),
-                                         *file, dtype_, path + " (vae)");
+                                         *file, dtype_, device_, path + " (vae)");
   text_encoders.clear();
   for (size_t i = 0; i < config_.text_encoders.size(); ++i) {
     const auto& config = config_.text_encoders[i];
     text_encoders.push_back(load_text_encoder(
         config, *models::clip_single_file_weights(file, config), *file, config.single_file_prefix,
-        path + " (text encoder " + std::to_string(i + 1) + ")"));
+        device_, path + " (text encoder " + std::to_string(i + 1) + ")"));
   }
 }
 
@@ -185,16 +190,17 @@ void DiffusionModel::load_diffusers_dir(const std::string& dir) {
   };
   const auto unet_file = component("unet");
   unet = load_part<models::UNet>(config_.unet, models::FileWeights(unet_file, ""), *unet_file,
-                                 dtype_, dir + "/unet");
+                                 dtype_, device_, dir + "/unet");
   const auto vae_file = component("vae");
   vae = load_part<models::AutoencoderKL>(config_.vae, models::FileWeights(vae_file, ""), *vae_file,
-                                         dtype_, dir + "/vae");
+                                         dtype_, device_, dir + "/vae");
   text_encoders.clear();
   for (size_t i = 0; i < config_.text_encoders.size(); ++i) {
     const std::string name = i == 0 ? "text_encoder" : "text_encoder_2";
     const auto file = component(name);
-    text_encoders.push_back(load_text_encoder(
-        config_.text_encoders[i], models::FileWeights(file, ""), *file, "", dir + "/" + name));
+    text_encoders.push_back(load_text_encoder(config_.text_encoders[i],
+                                              models::FileWeights(file, ""), *file, "", device_,
+                                              dir + "/" + name));
   }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // A loaded Stable Diffusion model: its configuration, the UNet, the VAE, the text encoders and
-// their tokenizers, in one compute dtype. Loads either checkpoint layout.
+// their tokenizers, in one compute dtype on one device. Loads either checkpoint layout.
 #include <torch/torch.h>
 
 #include <memory>
@@ -23,6 +23,7 @@ struct ModelSource {
   std::string config_json;    // architecture JSON (fixtures' arch.json format); optional
   std::string tokenizer_dir;  // folder with vocab.json + merges.txt; optional
   torch::ScalarType dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;  // where every part computes (models/device.h)
 };
 
 // The model's noise schedule and default scheduler settings: its diffusers scheduler config when
@@ -37,9 +38,11 @@ class DiffusionModel {
 
   const models::ModelConfig& config() const { return config_; }
   torch::ScalarType dtype() const { return dtype_; }
+  const torch::Device& device() const { return device_; }
   const std::string& path() const { return path_; }
   bool is_inpainting_model() const { return config_.unet.in_channels == 9; }
-  // An activation in the compute dtype and layout (channels-last for 4-D tensors in bf16).
+  // An activation on the model's device in the compute dtype and layout (channels-last for 4-D
+  // tensors in 16 bits).
   torch::Tensor to_compute(const torch::Tensor& x) const;
 
   models::UNet unet{nullptr};
@@ -60,6 +63,7 @@ class DiffusionModel {
   std::string path_;
   models::ModelConfig config_;
   torch::ScalarType dtype_ = torch::kFloat32;
+  torch::Device device_ = torch::kCPU;
 };
 
 }  // namespace dd::pipeline

@@ -22,7 +22,7 @@ text::WeightedTokens tokenize(const DiffusionModel& model, size_t encoder,
 torch::Tensor encode_with(DiffusionModel& model, size_t encoder, const std::string& prompt,
                           const PromptOptions& options, torch::Tensor* pooled) {
   const auto tokens = tokenize(model, encoder, prompt, options.prompt_weighting);
-  auto ids = torch::tensor(tokens.ids, torch::kInt64).unsqueeze(0);
+  auto ids = torch::tensor(tokens.ids, torch::kInt64).unsqueeze(0).to(model.device());
   auto& text_encoder = model.text_encoders[encoder];
   const auto output = text_encoder->forward(ids);
   torch::Tensor hidden;
@@ -33,7 +33,7 @@ torch::Tensor encode_with(DiffusionModel& model, size_t encoder, const std::stri
     hidden = text_encoder->clip_skip(output, options.clip_skip - 1);
   }
   if (pooled && output.text_embeds.defined()) *pooled = output.text_embeds;
-  auto weights = torch::tensor(tokens.weights, torch::kFloat32).unsqueeze(0);
+  auto weights = torch::tensor(tokens.weights, torch::kFloat32).unsqueeze(0).to(model.device());
   return text::apply_token_weights(hidden, weights);
 }
 

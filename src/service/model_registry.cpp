@@ -240,10 +240,12 @@ ModelDefaults fast_model_defaults() {
 }
 
 ModelRegistry::ModelRegistry(std::string models_dir, size_t memory_budget_bytes,
-                             torch::ScalarType dtype, std::string default_model)
+                             torch::ScalarType dtype, std::string default_model,
+                             torch::Device device)
     : models_dir_(std::move(models_dir)),
       budget_(memory_budget_bytes),
       dtype_(dtype),
+      device_(device),
       requested_default_(std::move(default_model)) {
   if (!fs::is_directory(models_dir_))
     throw Error("models directory '" + models_dir_ + "' does not exist or is not a directory");
@@ -344,7 +346,8 @@ std::shared_ptr<pipeline::DiffusionModel> ModelRegistry::acquire(const std::stri
       throw Error("model '" + entry->info.id + "' is unavailable: " + entry->info.error);
     entry->last_used = ++clock_;
     id = entry->info.id;
-    source = {entry->info.path, entry->info.config_json, entry->info.tokenizer_dir, dtype_};
+    source = {entry->info.path, entry->info.config_json, entry->info.tokenizer_dir, dtype_,
+              device_};
     if (entry->model) evict_over_budget(id);
     return entry->model;
   };

@@ -60,8 +60,9 @@ class ModelRegistry {
  public:
   // memory_budget_bytes 0 = no limit. default_model (id or alias) must name a listed model;
   // "" = the first available fast-less model by id, else the first available one.
+  // Models load in `dtype` on `device`.
   ModelRegistry(std::string models_dir, size_t memory_budget_bytes, torch::ScalarType dtype,
-                std::string default_model = "");
+                std::string default_model = "", torch::Device device = torch::kCPU);
 
   // Re-reads the models directory (loaded models stay loaded when still listed).
   void rescan();
@@ -90,6 +91,7 @@ class ModelRegistry {
 
   const std::string& models_dir() const { return models_dir_; }
   torch::ScalarType dtype() const { return dtype_; }
+  const torch::Device& device() const { return device_; }
 
  private:
   struct Entry {
@@ -105,6 +107,7 @@ class ModelRegistry {
   std::string models_dir_;
   size_t budget_;
   torch::ScalarType dtype_;
+  torch::Device device_;
   std::string requested_default_;
   std::string default_id_;
 

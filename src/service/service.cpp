@@ -44,9 +44,9 @@ Service::Service(const ServiceOptions& options) : options_(options) {
   images_ = std::make_unique<ImageStore>(*db_, options_.data_dir);
   accounts_ = std::make_unique<Accounts>(*db_);
   characters_ = std::make_unique<Characters>(*db_, options_.data_dir);
-  models_ = std::make_unique<ModelRegistry>(options_.models_dir, options_.memory_budget_bytes,
-                                            options_.bf16 ? torch::kBFloat16 : torch::kFloat32,
-                                            options_.default_model);
+  models_ =
+      std::make_unique<ModelRegistry>(options_.models_dir, options_.memory_budget_bytes,
+                                      options_.dtype, options_.default_model, options_.device);
   webhooks_ = std::make_unique<WebhookSender>(
       *db_, [this](const std::string& account) { return accounts_->webhook_secret(account); },
       options_.allow_private_webhooks, options_.webhooks);

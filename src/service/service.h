@@ -26,7 +26,8 @@ struct ServiceOptions {
   std::string default_model;
   int max_queue = 100;
   size_t memory_budget_bytes = size_t(16) << 30;
-  bool bf16 = false;
+  torch::ScalarType dtype = torch::kFloat32;  // models compute in this,
+  torch::Device device = torch::kCPU;         // on this device (models/device.h)
   bool allow_private_webhooks = false;
   WebhookOptions webhooks;
 };

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "io/image_codec.h"
+#include "models/device.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
 #include "pipeline/parameters_text.h"
@@ -231,7 +232,11 @@ std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
     return !stopping_ && !jobs_.cancel_requested(job.id);
   };
   const auto started = Clock::now();
-  const auto result = pipeline::generate(*model, request, hooks);
+  const auto result = [&] {
+    // A job leaves no device memory behind it (the tensors it made are freed by now).
+    const models::CachedMemoryRelease release(model->device());
+    return pipeline::generate(*model, request, hooks);
+  }();
   const int count = static_cast<int>(result.images.size(0));
   const double per_image = seconds_since(started) / count;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Each kind of bad input to `diffusiond generate` must end with exactly one line
-# "diffusiond: error: ..." on stderr and exit status 1 — never a crash or a stack trace.
+# Each kind of bad input to `diffusiond generate` (and a few of `conformance` and `serve`) must
+# end with exactly one line "diffusiond: error: ..." on stderr and exit status 1 — never a crash
+# or a stack trace.
 #   tests/cli/error_lines.sh DIFFUSIOND FIXTURES_DIR
 set -uo pipefail
 bin="$1"
@@ -62,6 +63,16 @@ check "bad crop" generate --model "$sdxl" --crop-top-left 3,-1 "${common[@]}"
 check "zero negative target" generate --model "$sdxl" --negative-target-size 0x64 "${common[@]}"
 check "sdxl corrupt lora" generate --model "$sdxl" --lora "$work/corrupt.safetensors" "${common[@]}"
 check "missing fixtures" conformance "$work/none"
+# Devices: an unknown name anywhere, and CUDA where there is none (this machine has no GPU; on one
+# with a GPU the CUDA lines are left out).
+check "unknown device" generate --model "$model_dir" --device tpu "${common[@]}"
+check "fp16 on the cpu" generate --model "$model_dir" --dtype fp16 "${common[@]}"
+check "unknown conformance device" conformance "$fixtures" --device gpu
+if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
+  check "no cuda device (generate)" generate --model "$model_dir" --device cuda "${common[@]}"
+  check "no cuda device (conformance)" conformance "$fixtures" --device cuda:1
+  check "no cuda device (serve)" serve --models-dir "$fixtures/models" --device cuda --port 0
+fi
 [ -f "$work/out.png" ] && { echo "FAIL an output file was written despite errors"; failures=$((failures + 1)); }
 
 echo "$failures failed"

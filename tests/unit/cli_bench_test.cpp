@@ -263,7 +263,7 @@ TEST(BenchCommand, BadOptionsAreOneErrorLine) {
   const std::vector<std::vector<std::string>> cases = {
       {"bench", "--arch", "sd3"},    {"bench", "--dtype", "fp16"}, {"bench", "--width", "63"},
       {"bench", "--steps", "0"},     {"bench", "--runs", "three"}, {"bench", "--height", "64x"},
-      {"bench", "--no-such-option"},
+      {"bench", "--no-such-option"}, {"bench", "--device", "tpu"},
   };
   for (const auto& args : cases) {
     const auto run = run_cli(args);

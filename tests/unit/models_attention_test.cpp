@@ -1,6 +1,8 @@
 // Large attention, fused or (the reference path) in query slices, must equal the plain computation.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "io/fixtures.h"
 #include "models/attention.h"
 #include "models/fused_attention.h"
@@ -45,6 +47,32 @@ TEST(Attention, UnfusedScopeSwitchesToTheReferenceAndBack) {
     EXPECT_TRUE(torch::equal(attention(q, k, v, 0.35), reference_attention(q, k, v, 0.35)));
   }
   EXPECT_TRUE(torch::equal(attention(q, k, v, 0.35), fused_attention(q, k, v, 0.35)));
+}
+
+// The CPU kernel is chosen per shape (attention_bench's measurements): LibTorch's SDPA for wide
+// float32 heads (the VAE's 512), the fused kernel for the rest, the reference where neither fits.
+TEST(Attention, EachShapeRunsItsFasterKernel) {
+  torch::NoGradGuard no_grad;
+  const auto wide = random_qkv(13, 1, 1, 300, 300, 512);
+  const auto narrow = random_qkv(14, 2, 4, 300, 77, 64);
+  const double wide_scale = 1.0 / std::sqrt(512.0), narrow_scale = 0.125;
+  EXPECT_STREQ(cpu_attention_choice(wide.q, wide.k, wide.v, wide_scale), "sdpa");
+  EXPECT_STREQ(cpu_attention_choice(narrow.q, narrow.k, narrow.v, narrow_scale), "fused");
+  const auto wide_bf16 = wide.q.to(torch::kBFloat16);
+  EXPECT_STREQ(cpu_attention_choice(wide_bf16, wide.k.to(torch::kBFloat16),
+                                    wide.v.to(torch::kBFloat16), wide_scale),
+               "fused");
+  const auto sdpa =
+      at::scaled_dot_product_attention(wide.q, wide.k, wide.v, {}, 0.0, false, wide_scale);
+  EXPECT_TRUE(torch::equal(attention(wide.q, wide.k, wide.v, wide_scale), sdpa));
+  EXPECT_LT(io::max_abs_diff(sdpa, reference_attention(wide.q, wide.k, wide.v, wide_scale)), 1e-5);
+  {
+    const UnfusedAttentionScope unfused;
+    EXPECT_STREQ(cpu_attention_choice(wide.q, wide.k, wide.v, wide_scale), "reference");
+  }
+  const auto trained = wide.q.clone().requires_grad_(true);
+  torch::AutoGradMode grad(true);
+  EXPECT_STREQ(cpu_attention_choice(trained, wide.k, wide.v, wide_scale), "reference");
 }
 
 }  // namespace
