@@ -3,20 +3,14 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include "error_of.h"
 #include "models/device.h"
 #include "util/error.h"
 
 namespace dd::models {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Device, CpuIsAlwaysThere) {
   EXPECT_TRUE(parse_device("cpu").is_cpu());

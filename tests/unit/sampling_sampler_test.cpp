@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "error_of.h"
 #include "sampling/noise_schedule.h"
 #include "sampling/sampler.h"
 
@@ -27,15 +28,7 @@ ScheduleConfig sd15_like() {
       {{"beta_schedule", "scaled_linear"}, {"steps_offset", 1}, {"set_alpha_to_one", false}});
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Sampler, EveryNameRunsAndGivesDescendingTimesteps) {
   ASSERT_EQ(Sampler::names().size(), 9u);
