@@ -1,5 +1,6 @@
 #include "models/config.h"
 
+#include "models/family_names.h"
 #include "util/error.h"
 
 namespace dd::models {
@@ -186,6 +187,15 @@ ModelConfig model_config_from_arch_json(const nlohmann::json& arch, const std::s
     throw Error(origin + ": " + e.what());
   } catch (const Error& e) {
     throw Error(origin + ": " + e.what());
+  }
+}
+
+bool is_supported_family(const std::string& name) {
+  try {
+    parse_family(name);
+    return true;
+  } catch (const Error&) {
+    return false;
   }
 }
 
