@@ -6,20 +6,11 @@
 
 #include "cli/bench_measure.h"
 #include "models/device.h"
+#include "pipeline/compute_layout.h"
 
 namespace dd::cli {
 
 namespace {
-
-// The engine's layout rule (pipeline::DiffusionModel::to_compute): channels-last for 4-D bf16
-// tensors, where oneDNN's fast convolutions want it; fp32 stays NCHW.
-torch::Tensor in_engine_layout(const torch::Tensor& x, torch::ScalarType dtype,
-                               const torch::Device& device) {
-  auto out = x.to(device, dtype);
-  return dtype == torch::kFloat32 || out.dim() != 4
-             ? out
-             : out.contiguous(at::MemoryFormat::ChannelsLast);
-}
 
 // TFLOP/s of `op` with each timed run repeating it for about min_run_seconds (the counting
 // run is also the warm-up that times one operation).
@@ -36,10 +27,11 @@ double repeated_tflops(const CeilingShapes& s, int runs, const std::function<voi
 
 double conv_tflops(const CeilingShapes& s, torch::ScalarType dtype, int runs,
                    const torch::Device& device) {
-  const auto x = in_engine_layout(
+  // In the engine's layout (channels-last for 16-bit convolutions), as the model's parts run.
+  const auto x = pipeline::in_compute_layout(
       torch::randn({s.conv_batch, s.conv_channels, s.conv_size, s.conv_size}), dtype, device);
-  const auto w = in_engine_layout(torch::randn({s.conv_channels, s.conv_channels, 3, 3}) * 0.02,
-                                  dtype, device);
+  const auto w = pipeline::in_compute_layout(
+      torch::randn({s.conv_channels, s.conv_channels, 3, 3}) * 0.02, dtype, device);
   return repeated_tflops(s, runs, [&] {
     torch::conv2d(x, w, {}, 1, 1);
     models::synchronize(device);

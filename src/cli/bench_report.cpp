@@ -11,8 +11,6 @@ namespace {
 
 using nlohmann::ordered_json;
 
-const char* dtype_name(torch::ScalarType dtype) { return models::compute_dtype_name(dtype); }
-
 double efficiency(const Measurement& m, const BenchResult& r) {
   const double ceiling = r.ceiling_tflops();
   return ceiling > 0 ? m.tflops() / ceiling : 0;
@@ -91,7 +89,7 @@ void print_profile(std::ostream& out, const std::string& part, const OperatorPro
 
 ordered_json bench_json(const BenchResult& r) {
   const auto& o = r.options;
-  ordered_json out = {{"arch", o.arch},           {"dtype", dtype_name(o.dtype)},
+  ordered_json out = {{"arch", o.arch},           {"dtype", models::compute_dtype_name(o.dtype)},
                       {"width", o.width},         {"height", o.height},
                       {"steps", o.steps},         {"threads", r.threads},
                       {"runs", o.runs},           {"tiny", o.tiny},
@@ -129,8 +127,8 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
   const auto& c = r.ceiling;
   const auto gib = [](double bytes) { return fixed(bytes / (1ull << 30), 2) + " GiB"; };
   out << "diffusiond bench: " << o.arch << (o.tiny ? " (tiny)" : "") << " " << o.width << "x"
-      << o.height << " " << dtype_name(o.dtype) << " on " << o.device.str() << ", " << r.threads
-      << " threads, median of " << o.runs << " runs\n"
+      << o.height << " " << models::compute_dtype_name(o.dtype) << " on " << o.device.str() << ", "
+      << r.threads << " threads, median of " << o.runs << " runs\n"
       << "ceiling TFLOP/s: bf16 conv " << fixed(c.conv_bf16, 3) << ", matmul "
       << fixed(c.matmul_bf16, 3) << "; fp32 conv " << fixed(c.conv_fp32, 3) << ", matmul "
       << fixed(c.matmul_fp32, 3) << "; efficiency is relative to " << fixed(r.ceiling_tflops(), 3)

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/model_choice.h"
+#include "models/device.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
 #include "pipeline/sampler_names.h"
@@ -39,7 +40,8 @@ pipeline::GenerationRequest scene_request(const EvaluateArgs& args, const ModelC
 }
 
 void run_evaluate(const EvaluateArgs& args) {
-  const auto dtype = args.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  // evaluate runs on the CPU (no --device): its dtypes are the CPU's.
+  const auto dtype = models::parse_compute_dtype(args.dtype, torch::kCPU);
   const ModelChoice choice = choose_model(args.model, args.models_dir, dtype);
   auto model = pipeline::DiffusionModel::load(choice.source);
   const pipeline::GenerationRequest base = scene_request(args, choice);
