@@ -1,17 +1,18 @@
 #pragma once
-// Sampler names as users know them. The engine's names are euler, euler_a, heun, dpmpp_2m,
-// dpmpp_2m_karras, ddim, lcm, unipc, pndm; users also write A1111's display names
-// ("Euler a", "DPM++ 2M Karras", "PLMS"), in any case.
-#include <string>
-#include <vector>
+// Sampler names as users know them: the engine's names (euler_a), A1111's display names
+// ("Euler a", "PLMS") and aliases (k_euler_a), in any case. They all come from the sampler
+// catalogue (sampling/sampler_catalogue.h); these are its lookups under the pipeline's names.
+#include "sampling/sampler_catalogue.h"
 
 namespace dd::pipeline {
 
 // The engine's name for any accepted spelling; a dd::Error listing the choices otherwise.
-std::string canonical_sampler_name(const std::string& name);
+using sampling::canonical_sampler_name;
 // A1111's display name ("euler_a" -> "Euler a").
-std::string sampler_display_name(const std::string& sampler);
-// Every accepted spelling (engine names and display names).
-std::vector<std::string> accepted_sampler_names();
+using sampling::sampler_display_name;
+// The engine names and display names.
+using sampling::accepted_sampler_names;
+// The display names joined by ", ", for help text.
+using sampling::sampler_choices_text;
 
 }  // namespace dd::pipeline

@@ -45,14 +45,18 @@ class Sampler {
  public:
   virtual ~Sampler() = default;
 
-  // A diffusers scheduler class (EulerDiscreteScheduler, ...) with its config JSON.
+  // A diffusers scheduler class (EulerDiscreteScheduler, ...) with its config JSON. The classes
+  // are those of the sampler catalogue (sampler_catalogue.h).
   static std::unique_ptr<Sampler> from_diffusers(const std::string& class_name,
                                                  const nlohmann::json& config, int steps);
   // A user-facing sampler name (see names()) over a model's schedule config. spacing "" keeps
-  // the config's spacing or else the sampler's default. "dpmpp_2m_karras" turns on Karras
-  // sigmas, "dpmpp_2m" turns them off; euler, heun and unipc follow the config's flag.
+  // the config's spacing or else the sampler's default. The catalogue row's options apply:
+  // "dpmpp_2m_karras" turns on Karras sigmas, "dpmpp_2m" turns them off; euler, heun and unipc
+  // follow the config's flag. Only engine names: other spellings go through
+  // canonical_sampler_name first.
   static std::unique_ptr<Sampler> create(const std::string& name, const ScheduleConfig& base,
                                          int steps, const std::string& spacing = "");
+  // The engine names, in catalogue order.
   static std::vector<std::string> names();
 
   const std::string& name() const { return name_; }

@@ -1,5 +1,6 @@
 #pragma once
-// Constructors of the individual samplers (one file each), for the factory in sampler.cpp.
+// Constructors of the individual samplers (one file each), for the rows of the sampler
+// catalogue (sampler_catalogue.h).
 #include <memory>
 
 #include "sampling/sampler.h"
