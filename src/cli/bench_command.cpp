@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "cli/bench_report.h"
-#include "cli/bench_run.h"
+#include "bench/report.h"
+#include "bench/run.h"
 #include "cli/compute_options.h"
 #include "util/error.h"
 
@@ -41,7 +41,7 @@ int parse_int(const std::string& option, const std::string& text, int min, int m
   return value;
 }
 
-BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& extras) {
+bench::BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& extras) {
   if (!extras.empty()) throw Error("bench: unexpected argument '" + extras.front() + "'");
   ComputeTarget target;
   try {
@@ -49,7 +49,7 @@ BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& extras) {
   } catch (const Error& e) {
     throw Error(std::string("bench: ") + e.what());
   }
-  BenchOptions o;
+  bench::BenchOptions o;
   o.arch = a.arch;
   o.width = parse_int("--width", a.width, 0, 4096);
   o.height = parse_int("--height", a.height, 0, 4096);
@@ -68,11 +68,11 @@ BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& extras) {
 }
 
 void run(const BenchArgs& args, const std::vector<std::string>& extras) {
-  const auto result = run_bench(parse(args, extras), std::cerr);
+  const auto result = bench::run_bench(parse(args, extras), std::cerr);
   if (args.json)
-    std::cout << bench_json(result).dump(2) << "\n";
+    std::cout << bench::bench_json(result).dump(2) << "\n";
   else
-    print_bench_table(result, std::cout);
+    bench::print_bench_table(result, std::cout);
 }
 
 const char* const kFooter =

@@ -1,5 +1,5 @@
 #pragma once
-// `diffusiond bench`: speed and memory of a real-sized model on this machine (see bench_run.h).
+// `diffusiond bench`: speed and memory of a real-sized model on this machine (see bench/run.h).
 #include <CLI/CLI.hpp>
 
 namespace dd::cli {

@@ -1,7 +1,6 @@
 #pragma once
-// `diffusiond conformance DIR`: runs every case of a reference fixtures directory (the format of
-// ../shared/fixtures: manifest.json + cases/*.safetensors) against the engine, printing one line
-// per case with its largest difference and a closing `N passed, N failed, N skipped` line.
+// `diffusiond conformance DIR`: its options; the suite itself is conformance/suite.h.
+#include <CLI/CLI.hpp>
 #include <ostream>
 #include <string>
 
@@ -16,7 +15,9 @@ struct ConformanceOptions {
   ComputeOptions compute;  // float32 always; --device picks where (TF32 off on CUDA)
 };
 
-// Returns the process exit code: 0 when nothing failed.
+// Resolves --device and runs the suite; returns the process exit code (0 when nothing failed).
 int run_conformance(const ConformanceOptions& options, std::ostream& out);
+
+void add_conformance_command(CLI::App& app, int& exit_code);
 
 }  // namespace dd::cli

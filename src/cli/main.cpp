@@ -17,22 +17,6 @@
 
 namespace dd::cli {
 
-namespace {
-
-void add_conformance_command(CLI::App& app, int& exit_code) {
-  auto options = std::make_shared<ConformanceOptions>();
-  auto* cmd = app.add_subcommand(
-      "conformance", "Run every case of a reference fixtures directory against the engine");
-  cmd->add_option("dir", options->dir, "Folder with manifest.json (e.g. ../shared/fixtures)")
-      ->required();
-  cmd->add_option("--only", options->only, "Run only cases whose name contains this text");
-  cmd->add_flag("-v,--verbose", options->verbose, "Show every comparison of every case");
-  add_compute_options(cmd, options->compute, /*with_dtype=*/false);
-  cmd->callback([options, &exit_code] { exit_code = run_conformance(*options, std::cout); });
-}
-
-}  // namespace
-
 int run(int argc, char** argv) {
   keep_freed_memory_for_reuse();
   CLI::App app{"diffusiond: a self-hosted Stable Diffusion engine and server"};

@@ -6,7 +6,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli/conformance.h"
 #include "cli/main.h"
 #include "io/image.h"
 #include "io/tensor_file.h"
@@ -104,23 +103,6 @@ TEST(Cli, BadInputExitsWithOne) {
   };
   for (const auto& args : cases) EXPECT_NE(run_cli(args), 0) << args[1] << " " << args.back();
   EXPECT_FALSE(fs::exists(out));
-}
-
-// Cases of kinds and model families the engine does not build yet (FLUX's) are skipped, each with
-// its reason, not failed: the run exits 0 and counts them as skipped.
-TEST(Cli, ConformanceSkipsWhatIsNotBuiltYetSayingWhy) {
-  const std::string dir = test::shared_dir() + "/fixtures-flux";
-  if (!fs::exists(dir + "/manifest.json")) GTEST_SKIP() << "no FLUX fixtures at " << dir;
-  const size_t cases = io::FixtureSet(dir).cases().size();
-  ConformanceOptions options;
-  options.dir = dir;
-  std::ostringstream out;
-  EXPECT_EQ(run_conformance(options, out), 0) << out.str();
-  EXPECT_NE(out.str().find("model family 'flux' is not built yet"), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("case kind 'transformer_forward' is not built yet"), std::string::npos);
-  EXPECT_NE(out.str().find("0 passed, 0 failed, " + std::to_string(cases) + " skipped"),
-            std::string::npos)
-      << out.str();
 }
 
 }  // namespace

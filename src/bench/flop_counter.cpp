@@ -1,4 +1,4 @@
-#include "cli/flop_counter.h"
+#include "bench/flop_counter.h"
 
 #include <ATen/ExpandUtils.h>
 
@@ -9,7 +9,7 @@
 
 #include "models/fused_attention.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -198,4 +198,4 @@ FlopCounter::~FlopCounter() {
   t_depth = 0;
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

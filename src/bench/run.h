@@ -9,11 +9,11 @@
 #include <ostream>
 #include <string>
 
-#include "cli/bench_ceiling.h"
-#include "cli/bench_measure.h"
-#include "cli/op_profiler.h"
+#include "bench/ceiling.h"
+#include "bench/measure.h"
+#include "bench/op_profiler.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 struct BenchOptions {
   std::string arch = "sd15";  // a preset: sd15, sd21, sdxl
@@ -64,4 +64,4 @@ struct BenchResult {
 // Bad options (unknown preset, size not a multiple of 8) are a dd::Error.
 BenchResult run_bench(const BenchOptions& options, std::ostream& log);
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -1,4 +1,4 @@
-#include "cli/bench_checkpoint.h"
+#include "bench/checkpoint.h"
 
 #include <array>
 #include <filesystem>
@@ -12,7 +12,7 @@
 #include "models/vae.h"
 #include "models/vae_keys.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -92,4 +92,4 @@ uint64_t write_random_checkpoint(const models::ModelConfig& config, const std::s
   return std::filesystem::file_size(path);
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

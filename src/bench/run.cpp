@@ -1,4 +1,4 @@
-#include "cli/bench_run.h"
+#include "bench/run.h"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cli/arch_json.h"
-#include "cli/bench_checkpoint.h"
-#include "cli/bench_tiny_model.h"
-#include "cli/op_profiler.h"
-#include "cli/process_memory.h"
-#include "cli/standin_tokenizer.h"
+#include "bench/arch_json.h"
+#include "bench/checkpoint.h"
+#include "bench/op_profiler.h"
+#include "bench/process_memory.h"
+#include "bench/standin_tokenizer.h"
+#include "bench/tiny_model.h"
 #include "models/attention.h"
 #include "models/device.h"
 #include "models/presets.h"
@@ -23,7 +23,7 @@
 #include "pipeline/text_conditioning.h"
 #include "util/error.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -305,4 +305,4 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& log) {
   return result;
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

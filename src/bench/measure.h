@@ -6,9 +6,9 @@
 #include <functional>
 #include <vector>
 
-#include "cli/flop_counter.h"
+#include "bench/flop_counter.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 struct Measurement {
   FlopCount flops;
@@ -29,4 +29,4 @@ Measurement measure(int runs, const std::function<void()>& work);
 // (loading a checkpoint).
 Measurement time_runs(int runs, const std::function<void()>& work);
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -1,4 +1,4 @@
-#include "cli/standin_tokenizer.h"
+#include "bench/standin_tokenizer.h"
 
 #include <filesystem>
 #include <fstream>
@@ -8,7 +8,7 @@
 #include "text/unicode.h"
 #include "util/error.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -61,4 +61,4 @@ void write_standin_tokenizer(const std::string& dir) {
   write_text(std::filesystem::path(dir) / "merges.txt", "#version: 0.2\nt h</w>\n");
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

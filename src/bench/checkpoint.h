@@ -6,7 +6,7 @@
 
 #include "models/config.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 // Builds `config`'s UNet, VAE and text encoders with random weights and writes them as one
 // single-file checkpoint in the layout of the real releases, so pipeline::DiffusionModel::load
@@ -18,4 +18,4 @@ namespace dd::cli {
 // fp16/bf16 files people download. Returns the file's size in bytes.
 uint64_t write_random_checkpoint(const models::ModelConfig& config, const std::string& path);
 
-}  // namespace dd::cli
+}  // namespace dd::bench

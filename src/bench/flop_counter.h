@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-namespace dd::cli {
+namespace dd::bench {
 
 struct FlopCount {
   double convolution = 0;  // aten::conv2d and friends: 2 * output elements * (in / groups) * k*k
@@ -41,4 +41,4 @@ class FlopCounter {
   at::CallbackHandle handle_;
 };
 
-}  // namespace dd::cli
+}  // namespace dd::bench

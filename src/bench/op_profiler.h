@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace dd::cli {
+namespace dd::bench {
 
 struct OperatorTime {
   std::string name;
@@ -42,4 +42,4 @@ class OpProfiler {
   at::CallbackHandle handle_;
 };
 
-}  // namespace dd::cli
+}  // namespace dd::bench

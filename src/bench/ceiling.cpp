@@ -1,14 +1,14 @@
-#include "cli/bench_ceiling.h"
+#include "bench/ceiling.h"
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
 
-#include "cli/bench_measure.h"
+#include "bench/measure.h"
 #include "models/device.h"
 #include "pipeline/compute_layout.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -86,4 +86,4 @@ Ceiling better_of(const Ceiling& a, const Ceiling& b) {
   return c;
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

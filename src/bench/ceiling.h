@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-namespace dd::cli {
+namespace dd::bench {
 
 struct CeilingShapes {
   int64_t conv_batch = 2;
@@ -43,4 +43,4 @@ Ceiling measure_ceiling(int runs, const CeilingShapes& shapes = {},
 // Each figure the higher of the two: the machine's best during a run that measured it twice.
 Ceiling better_of(const Ceiling& a, const Ceiling& b);
 
-}  // namespace dd::cli
+}  // namespace dd::bench

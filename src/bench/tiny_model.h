@@ -4,8 +4,8 @@
 // channels per layer. Its timings mean nothing; its checkpoint needs an architecture JSON.
 #include "models/config.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 models::ModelConfig tiny_variant(const models::ModelConfig& preset);
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -1,10 +1,10 @@
-#include "cli/op_profiler.h"
+#include "bench/op_profiler.h"
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -65,4 +65,4 @@ std::vector<OperatorTime> OpProfiler::by_time() const {
   return out;
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "cli/bench_run.h"
+#include "bench/run.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 // Top level: arch, dtype, width, height, steps, threads, runs, tiny, tokenizer, ceiling
 // {bf16_tflops, fp32_tflops, conv_bf16_tflops, conv_fp32_tflops, matmul_bf16_tflops,
@@ -18,4 +18,4 @@ nlohmann::ordered_json bench_json(const BenchResult& result);
 
 void print_bench_table(const BenchResult& result, std::ostream& out);
 
-}  // namespace dd::cli
+}  // namespace dd::bench

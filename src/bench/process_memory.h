@@ -2,7 +2,7 @@
 // Resident memory of this process, from /proc/self/status (Linux).
 #include <cstdint>
 
-namespace dd::cli {
+namespace dd::bench {
 
 // VmHWM: the most resident memory since the process started or since reset_peak_rss().
 // 0 when /proc is not readable.
@@ -13,4 +13,4 @@ int64_t current_rss_bytes();
 // 4.0+), so a peak can be measured for one phase. False when the kernel does not allow it.
 bool reset_peak_rss();
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -1,9 +1,9 @@
-#include "cli/bench_measure.h"
+#include "bench/measure.h"
 
 #include <algorithm>
 #include <chrono>
 
-namespace dd::cli {
+namespace dd::bench {
 
 double Measurement::median() const {
   if (seconds.empty()) return 0;
@@ -41,4 +41,4 @@ Measurement measure(int runs, const std::function<void()>& work) {
   return m;
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -1,10 +1,10 @@
-#include "cli/process_memory.h"
+#include "bench/process_memory.h"
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -35,4 +35,4 @@ bool reset_peak_rss() {
   return static_cast<bool>(clear_refs);
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -6,11 +6,11 @@
 
 #include "models/config.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 // What model_config_from_arch_json reads back as `config` (all but a diffusers scheduler
 // config). The format ties the middle block to the deepest level (same heads; same transformer
 // depth when that level has attention); a config that breaks this is a dd::Error.
 nlohmann::json arch_json(const models::ModelConfig& config);
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -6,9 +6,9 @@
 // pad token of OpenCLIP encoders), <|startoftext|> 49406, <|endoftext|> 49407, 49408 entries.
 #include <string>
 
-namespace dd::cli {
+namespace dd::bench {
 
 // Writes DIR/vocab.json and DIR/merges.txt (creating DIR) for text::ClipTokenizer::from_dir.
 void write_standin_tokenizer(const std::string& dir);
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -9,7 +9,7 @@
 #include "io/fixtures.h"
 #include "pipeline/model.h"
 
-namespace dd::cli {
+namespace dd::conformance {
 
 struct Comparison {
   std::string what;  // e.g. "single-file noise_pred"
@@ -43,4 +43,4 @@ std::vector<Comparison> run_case(const io::FixtureSet& set, const io::FixtureCas
 // Why a case is skipped ("" when it is supported).
 std::string unsupported_reason(const io::FixtureCase& c, const FixtureModels& models);
 
-}  // namespace dd::cli
+}  // namespace dd::conformance

@@ -1,8 +1,8 @@
-#include "cli/bench_tiny_model.h"
+#include "bench/tiny_model.h"
 
 #include <algorithm>
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -44,4 +44,4 @@ models::ModelConfig tiny_variant(const models::ModelConfig& preset) {
   return tiny;
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

@@ -1,4 +1,4 @@
-#include "cli/conformance_cases.h"
+#include "conformance/cases.h"
 
 #include <fstream>
 
@@ -11,7 +11,7 @@
 #include "text/clip_tokenizer.h"
 #include "util/error.h"
 
-namespace dd::cli {
+namespace dd::conformance {
 
 namespace {
 
@@ -358,4 +358,4 @@ std::vector<Comparison> run_case(const io::FixtureSet& set, const io::FixtureCas
   return kind->run(set, c, models);
 }
 
-}  // namespace dd::cli
+}  // namespace dd::conformance

@@ -1,11 +1,11 @@
-#include "cli/bench_report.h"
+#include "bench/report.h"
 
 #include <iomanip>
 #include <sstream>
 
 #include "models/device.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -162,4 +162,4 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
     out << " (peaks of the whole process)\n";
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench

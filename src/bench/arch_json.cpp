@@ -1,8 +1,8 @@
-#include "cli/arch_json.h"
+#include "bench/arch_json.h"
 
 #include "util/error.h"
 
-namespace dd::cli {
+namespace dd::bench {
 
 namespace {
 
@@ -112,4 +112,4 @@ json arch_json(const models::ModelConfig& config) {
           {"default_size", {config.default_height, config.default_width}}};
 }
 
-}  // namespace dd::cli
+}  // namespace dd::bench
