@@ -39,8 +39,8 @@ void run_serve(ServeArgs& args) {
   // The built-in model, when present, answers requests that name no model.
   if (args.service.default_model.empty() && has_builtin_model(args.service.models_dir))
     args.service.default_model = kBuiltinModelId;
-  service::Service service(args.service);
-  http::HttpServer server(service, args.http);  // sets the webhook body before start()
+  service::Service service(args.service, http::webhook_body(args.http));
+  http::HttpServer server(service, args.http);
   service.start();
   g_server = &server;
   std::signal(SIGINT, stop_on_signal);

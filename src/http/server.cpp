@@ -16,6 +16,13 @@ bool is_loopback_host(const std::string& host) {
   return false;
 }
 
+service::Service::WebhookBody webhook_body(const HttpOptions& options) {
+  const std::string base = "http://" + options.host + ":" + std::to_string(options.port);
+  return [base](const service::Job& job) {
+    return nlohmann::json{{"job", jobs_api_job(job, base)}, {"webhookId", job.webhook_id}}.dump();
+  };
+}
+
 HttpServer::HttpServer(service::Service& service, HttpOptions options)
     : api_(service, std::move(options)) {
   if (!is_loopback_host(api_.options.host) && !service.accounts().any_keys() &&
@@ -51,11 +58,6 @@ HttpServer::HttpServer(service::Service& service, HttpOptions options)
   });
   // Seed 002's own text-to-image example sends its JSON body with `curl -X GET`.
   server_.serve_get_with_body_as_post("/api/v1/images/generation");
-  // Webhooks carry the jobs API's job object and the caller's webhookId.
-  const std::string base = "http://" + api_.options.host + ":" + std::to_string(api_.options.port);
-  service.webhook_body = [base](const service::Job& job) {
-    return nlohmann::json{{"job", jobs_api_job(job, base)}, {"webhookId", job.webhook_id}}.dump();
-  };
   add_service_endpoints(server_, api_);
   add_jobs_api(server_, api_);
   add_sd_api(server_, api_);

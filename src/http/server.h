@@ -29,6 +29,10 @@ class HttpServer {
   std::thread thread_;
 };
 
+// A webhook's body: the jobs API's job object (file URLs on the server's configured host and
+// port) and the caller's webhookId. The Service is built with it.
+service::Service::WebhookBody webhook_body(const HttpOptions& options);
+
 // Loopback addresses: the only ones where anonymous (key-less) mode is allowed.
 bool is_loopback_host(const std::string& host);
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "pipeline/sampler_names.h"
+#include "service/webhook_url.h"
 
 namespace dd::service {
 
@@ -37,7 +38,8 @@ bool CompletionBoard::wait(int timeout_ms, const std::function<bool()>& done) {
   }
 }
 
-Service::Service(const ServiceOptions& options) : options_(options) {
+Service::Service(const ServiceOptions& options, WebhookBody webhook_body)
+    : options_(options), webhook_body_(std::move(webhook_body)) {
   fs::create_directories(options_.data_dir);
   db_ = std::make_unique<Database>((fs::path(options_.data_dir) / "diffusiond.db").string());
   jobs_ = std::make_unique<JobStore>(*db_);
@@ -66,7 +68,7 @@ void Service::start() {
 // A crash between a job's end and its webhook's enqueue must not lose the webhook: every ended
 // job with a webhookUrl and no delivery gets one now.
 void Service::enqueue_missing_webhooks() {
-  if (!webhook_body) return;
+  if (!webhook_body_) return;
   std::vector<std::string> ids;
   {
     auto lock = db_->lock();
@@ -77,7 +79,7 @@ void Service::enqueue_missing_webhooks() {
   }
   for (const auto& id : ids)
     if (auto job = jobs_->get_any(id))
-      webhooks_->enqueue(job->id, job->account_id, job->webhook_url, webhook_body(*job));
+      webhooks_->enqueue(job->id, job->account_id, job->webhook_url, webhook_body_(*job));
 }
 
 void Service::stop() {
@@ -86,9 +88,9 @@ void Service::stop() {
 }
 
 void Service::on_job_finished(const Job& job) {
-  if (!job.webhook_url.empty() && webhook_body) {
+  if (!job.webhook_url.empty() && webhook_body_) {
     try {
-      webhooks_->enqueue(job.id, job.account_id, job.webhook_url, webhook_body(job));
+      webhooks_->enqueue(job.id, job.account_id, job.webhook_url, webhook_body_(job));
     } catch (const std::exception&) {
       // The URL was checked when the job was accepted; a failure here must not stop the worker.
     }
@@ -134,7 +136,7 @@ Job Service::submit(NewJob job) {
   validate(job.spec);
   if (!job.webhook_url.empty()) {
     try {
-      WebhookSender::validate_webhook_url(job.webhook_url, options_.allow_private_webhooks);
+      validate_webhook_url(job.webhook_url, options_.allow_private_webhooks);
     } catch (const Error& e) {
       throw InvalidParameter("webhookUrl", e.what());
     }

@@ -53,11 +53,15 @@ class CompletionBoard {
 
 class Service {
  public:
-  explicit Service(const ServiceOptions& options);
+  // Renders a finished job as its webhook's JSON body (the HTTP layer knows the shape).
+  using WebhookBody = std::function<std::string(const Job&)>;
+
+  // Without a webhook_body (tools), jobs' webhooks are not sent.
+  Service(const ServiceOptions& options, WebhookBody webhook_body);
   ~Service();
 
-  // Re-queues jobs interrupted by a crash, queues webhooks a crash kept from being queued (set
-  // webhook_body first), then starts the worker and the webhook sender.
+  // Re-queues jobs interrupted by a crash, queues webhooks a crash kept from being queued, then
+  // starts the worker and the webhook sender.
   void start();
   void stop();
 
@@ -76,15 +80,13 @@ class Service {
   ModelRegistry& models() { return *models_; }
   Worker& worker() { return *worker_; }
 
-  // Renders a finished job as the webhook body (set by the HTTP layer: the jobs API's shape).
-  std::function<std::string(const Job&)> webhook_body;
-
  private:
   void validate(JobSpec& spec);
   void on_job_finished(const Job& job);
   void enqueue_missing_webhooks();
 
   ServiceOptions options_;
+  WebhookBody webhook_body_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<JobStore> jobs_;
   std::unique_ptr<ImageStore> images_;

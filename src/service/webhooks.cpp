@@ -1,163 +1,19 @@
 #include "service/webhooks.h"
 
-#include <arpa/inet.h>
 #include <httplib.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
-#include <cctype>
 #include <chrono>
 #include <iostream>
 
 #include "service/crypto.h"
 #include "service/job.h"
+#include "service/webhook_url.h"
 #include "util/error.h"
 
 namespace dd::service {
 
 namespace {
-
-constexpr const char* kParam = "webhookUrl";
-constexpr size_t kMaxUrlLength = 2048;
-
-struct Url {
-  std::string scheme;  // http | https
-  std::string host;    // without brackets for IPv6 literals
-  int port = 0;
-  std::string target;  // path and query, at least "/"
-};
-
-[[noreturn]] void bad_url(const std::string& why) {
-  throw InvalidParameter(kParam, "webhookUrl " + why);
-}
-
-bool valid_host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-}
-
-int parse_port(const std::string& text) {
-  if (text.empty() || text.size() > 5 ||
-      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); }))
-    bad_url("has an invalid port");
-  const int port = std::stoi(text);
-  if (port < 1 || port > 65535) bad_url("has an invalid port");
-  return port;
-}
-
-Url parse_url(const std::string& text) {
-  if (text.empty()) bad_url("is empty");
-  if (text.size() > kMaxUrlLength) bad_url("is longer than 2048 characters");
-  for (unsigned char c : text)
-    if (c <= 0x20 || c >= 0x7f) bad_url("contains spaces or non-ASCII characters");
-  const auto scheme_end = text.find("://");
-  if (scheme_end == std::string::npos) bad_url("must start with http:// or https://");
-  Url url;
-  url.scheme = text.substr(0, scheme_end);
-  std::transform(url.scheme.begin(), url.scheme.end(), url.scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (url.scheme != "http" && url.scheme != "https") bad_url("must use http or https");
-  url.port = url.scheme == "https" ? 443 : 80;
-
-  const auto rest = text.substr(scheme_end + 3);
-  const auto authority_end = rest.find_first_of("/?#");
-  const auto authority = rest.substr(0, authority_end);
-  url.target = authority_end == std::string::npos ? "/" : rest.substr(authority_end);
-  url.target = url.target.substr(0, url.target.find('#'));
-  if (url.target.empty() || url.target[0] != '/') url.target = "/" + url.target;
-  if (authority.find('@') != std::string::npos) bad_url("may not contain user information");
-
-  std::string port_text;
-  if (!authority.empty() && authority[0] == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string::npos) bad_url("has an unterminated IPv6 address");
-    url.host = authority.substr(1, close - 1);
-    const auto after = authority.substr(close + 1);
-    if (!after.empty() && after[0] != ':') bad_url("has an invalid host");
-    if (!after.empty()) port_text = after.substr(1);
-    if (url.host.empty() ||
-        url.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos)
-      bad_url("has an invalid IPv6 address");
-  } else {
-    const auto colon = authority.find(':');
-    url.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port_text = authority.substr(colon + 1);
-    if (url.host.empty()) bad_url("has no host");
-    if (!std::all_of(url.host.begin(), url.host.end(), valid_host_char))
-      bad_url("has an invalid host");
-  }
-  if (!port_text.empty() || authority.back() == ':') url.port = parse_port(port_text);
-  return url;
-}
-
-bool is_private_ipv4(uint32_t a) {  // host byte order
-  struct Range {
-    uint32_t base;
-    int bits;
-  };
-  static constexpr std::array<Range, 14> ranges{{
-      {0x00000000, 8},   // "this network"
-      {0x0A000000, 8},   // private
-      {0x64400000, 10},  // carrier-grade NAT
-      {0x7F000000, 8},   // loopback
-      {0xA9FE0000, 16},  // link-local (cloud metadata lives here)
-      {0xAC100000, 12},  // private
-      {0xC0000000, 24},  // IETF protocol assignments
-      {0xC0000200, 24},  // documentation
-      {0xC0A80000, 16},  // private
-      {0xC6120000, 15},  // benchmarking
-      {0xC6336400, 24},  // documentation
-      {0xCB007100, 24},  // documentation
-      {0xE0000000, 4},   // multicast
-      {0xF0000000, 4},   // reserved and broadcast
-  }};
-  return std::any_of(ranges.begin(), ranges.end(), [a](const Range& r) {
-    return (a >> (32 - r.bits)) == (r.base >> (32 - r.bits));
-  });
-}
-
-uint32_t ipv4_at(const uint8_t* b) {
-  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
-}
-
-bool is_private_ipv6(const uint8_t* b) {
-  const bool first_ten_zero = std::all_of(b, b + 10, [](uint8_t x) { return x == 0; });
-  if (first_ten_zero && b[10] == 0xff && b[11] == 0xff) return is_private_ipv4(ipv4_at(b + 12));
-  if (first_ten_zero && b[10] == 0 && b[11] == 0) return true;  // ::, ::1, IPv4-compatible
-  const uint8_t nat64[] = {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-  if (std::equal(nat64, nat64 + 12, b)) return is_private_ipv4(ipv4_at(b + 12));
-  if (b[0] == 0x20 && b[1] == 0x02) return is_private_ipv4(ipv4_at(b + 2));  // 6to4
-  if ((b[0] & 0xfe) == 0xfc) return true;                                    // unique local
-  if (b[0] == 0xfe && (b[1] & 0xc0) != 0) return true;                  // link-local and site-local
-  if (b[0] == 0xff) return true;                                        // multicast
-  return b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8;  // documentation
-}
-
-void require_public_host(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || !found)
-    bad_url("host '" + host + "' does not resolve");
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, freeaddrinfo);
-  for (const addrinfo* ai = found; ai; ai = ai->ai_next) {
-    bool refused = true;  // an address family we cannot judge is refused
-    if (ai->ai_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(ai->ai_addr);
-      refused = is_private_ipv4(ntohl(in->sin_addr.s_addr));
-    } else if (ai->ai_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(ai->ai_addr);
-      refused = is_private_ipv6(in6->sin6_addr.s6_addr);
-    }
-    if (refused)
-      bad_url("host '" + host +
-              "' is a loopback, private or reserved address (the server allows only public "
-              "webhook addresses unless started with --allow-private-webhooks)");
-  }
-}
 
 WebhookDelivery read_delivery(Statement& row) {
   WebhookDelivery d;
@@ -179,11 +35,6 @@ constexpr const char* kColumns =
 
 }  // namespace
 
-void WebhookSender::validate_webhook_url(const std::string& url, bool allow_private) {
-  const Url parsed = parse_url(url);
-  if (!allow_private) require_public_host(parsed.host);
-}
-
 std::string WebhookSender::signature(const std::string& secret, const std::string& body) {
   return "sha256=" + hmac_sha256_hex(secret, body);
 }
@@ -194,7 +45,8 @@ WebhookSender::WebhookSender(Database& db,
     : db_(db),
       secret_for_(std::move(secret_for)),
       allow_private_(allow_private),
-      options_(options) {
+      options_(options),
+      loop_([this] { return step(); }) {
   auto lock = db_.lock();
   db_.exec(
       "CREATE TABLE IF NOT EXISTS webhook_deliveries ("
@@ -227,55 +79,28 @@ std::string WebhookSender::enqueue(const std::string& job_id, const std::string&
         .bind(6, now)
         .run();
   }
-  {
-    std::lock_guard lock(mutex_);
-    woken_ = true;
-  }
-  wake_cv_.notify_all();
+  loop_.wake();
   return id;
 }
 
-void WebhookSender::start() {
-  if (thread_.joinable()) return;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-  }
-  thread_ = std::thread([this] { loop(); });
-}
+void WebhookSender::start() { loop_.start(); }
 
-void WebhookSender::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void WebhookSender::stop() { loop_.stop(); }
 
-void WebhookSender::loop() {
+std::chrono::milliseconds WebhookSender::step() {
   constexpr int64_t kMaxSleepMs = 60000;
-  for (;;) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
+  try {
+    if (const auto due = next_due(now_ms())) {
+      attempt(*due);
+      return std::chrono::milliseconds(0);
     }
-    int64_t sleep_ms = kMaxSleepMs;
-    try {
-      if (const auto due = next_due(now_ms())) {
-        attempt(*due);
-        continue;
-      }
-      const int64_t next = next_due_time();
-      if (next >= 0) sleep_ms = std::clamp<int64_t>(next - now_ms(), 0, kMaxSleepMs);
-    } catch (const std::exception& e) {  // e.g. the database is busy: try again shortly
-      std::cerr << "webhooks: " << e.what() << "\n";
-      sleep_ms = 1000;
-    }
-    std::unique_lock lock(mutex_);
-    wake_cv_.wait_for(lock, std::chrono::milliseconds(sleep_ms),
-                      [&] { return woken_ || stopping_; });
-    woken_ = false;
+    const int64_t next = next_due_time();
+    if (next < 0) return std::chrono::milliseconds(kMaxSleepMs);
+    // Due now (or overdue) sleeps not at all.
+    return std::chrono::milliseconds(std::clamp<int64_t>(next - now_ms(), 0, kMaxSleepMs));
+  } catch (const std::exception& e) {  // e.g. the database is busy: try again shortly
+    std::cerr << "webhooks: " << e.what() << "\n";
+    return std::chrono::milliseconds(1000);
   }
 }
 
@@ -333,7 +158,7 @@ void WebhookSender::attempt(const WebhookDelivery& delivery) {
 }
 
 std::string WebhookSender::post(const WebhookDelivery& delivery) const {
-  const Url url = parse_url(delivery.url);
+  const WebhookUrl url = parse_webhook_url(delivery.url);
   std::unique_ptr<httplib::ClientImpl> client;
   if (url.scheme == "https")
     client = std::make_unique<httplib::SSLClient>(url.host, url.port);

@@ -4,15 +4,15 @@
 // secret. Deliveries are rows in SQLite (webhook_deliveries), sent by their own thread and
 // retried with exponential backoff until a 2xx answer or the last attempt; pending rows survive
 // a restart and are picked up again by the next start(). Generation never waits for them.
-#include <condition_variable>
+// Which URLs may be called is webhook_url.h's policy.
+#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "service/background_loop.h"
 #include "service/database.h"
 
 namespace dd::service {
@@ -55,15 +55,12 @@ class WebhookSender {
   std::vector<WebhookDelivery> deliveries(const std::string& job_id) const;
   int64_t pending_count() const;
 
-  // http/https only, with a host; unless allow_private, every address the host resolves to
-  // (IPv4 and IPv6) must be public: loopback, private, link-local, CGNAT, multicast and
-  // reserved ranges are refused. A dd::InvalidParameter naming "webhookUrl" otherwise.
-  static void validate_webhook_url(const std::string& url, bool allow_private);
   // "sha256=<hex>": what the X-Diffusiond-Signature header carries for this body.
   static std::string signature(const std::string& secret, const std::string& body);
 
  private:
-  void loop();
+  // Attempts the next due delivery; returns how long to sleep when none is due.
+  std::chrono::milliseconds step();
   std::optional<WebhookDelivery> next_due(int64_t now) const;
   int64_t next_due_time() const;
   void attempt(const WebhookDelivery& delivery);
@@ -74,12 +71,7 @@ class WebhookSender {
   std::function<std::string(const std::string&)> secret_for_;
   bool allow_private_;
   WebhookOptions options_;
-
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable wake_cv_;
-  bool woken_ = false;
-  bool stopping_ = false;
+  BackgroundLoop loop_;  // last: stopped before the members its steps use go away
 };
 
 }  // namespace dd::service

@@ -24,9 +24,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-const std::vector<double> kStepBuckets{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-const std::vector<double> kImageBuckets{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
-
 // The spec with every unset field filled from the model's defaults and a random seed chosen,
 // so the stored job says exactly what ran (and runs the same again after a restart).
 JobSpec resolve_spec(JobSpec spec, const ModelInfo& info, const pipeline::DiffusionModel& model) {
@@ -90,92 +87,37 @@ pipeline::GenerationRequest to_request(JobSpec& spec, const ModelRegistry& model
 
 }  // namespace
 
-Histogram::Histogram(std::vector<double> upper_bounds)
-    : bounds(std::move(upper_bounds)), counts(bounds.size(), 0) {}
-
-void Histogram::observe(double value) {
-  for (size_t i = 0; i < bounds.size(); ++i)
-    if (value <= bounds[i]) ++counts[i];
-  sum += value;
-  ++count;
-}
-
-WorkerStats::WorkerStats() {
-  stats_.step_seconds = Histogram(kStepBuckets);
-  stats_.image_seconds = Histogram(kImageBuckets);
-}
-
-WorkerStatsSnapshot WorkerStats::snapshot() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
-}
-
-void WorkerStats::job_finished(JobStatus status) {
-  std::lock_guard lock(mutex_);
-  if (status == JobStatus::Success) ++stats_.jobs_succeeded;
-  if (status == JobStatus::Failed) ++stats_.jobs_failed;
-  if (status == JobStatus::Cancelled) ++stats_.jobs_cancelled;
-}
-
-void WorkerStats::image_done(double seconds) {
-  std::lock_guard lock(mutex_);
-  ++stats_.images_generated;
-  stats_.image_seconds.observe(seconds);
-}
-
-void WorkerStats::step_done(double seconds) {
-  std::lock_guard lock(mutex_);
-  stats_.step_seconds.observe(seconds);
-}
-
-void WorkerStats::set_running(const std::string& job_id) {
-  std::lock_guard lock(mutex_);
-  stats_.running_job = job_id;
-}
-
 Worker::Worker(JobStore& jobs, ImageStore& images, ModelRegistry& models,
                std::function<void(const Job&)> on_finished)
-    : jobs_(jobs), images_(images), models_(models), on_finished_(std::move(on_finished)) {}
+    : jobs_(jobs),
+      images_(images),
+      models_(models),
+      on_finished_(std::move(on_finished)),
+      loop_([this] { return step(); }) {}
 
 Worker::~Worker() { stop(); }
 
 void Worker::start() {
-  if (thread_.joinable()) return;
+  if (loop_.running()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
+  loop_.start();
 }
 
 void Worker::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  stopping_ = true;  // the running job stops at its next step
+  loop_.stop();
 }
 
-void Worker::wake() {
-  {
-    std::lock_guard lock(mutex_);
-    woken_ = true;
-  }
-  wake_cv_.notify_all();
-}
+void Worker::wake() { loop_.wake(); }
 
-void Worker::loop() {
-  while (!stopping_) {
-    bool ran = false;
-    try {
-      ran = run_one();
-    } catch (const std::exception& e) {  // e.g. the database is unreachable: retry later
-      std::cerr << "worker: " << e.what() << "\n";
-    }
-    if (ran) continue;
-    // Also poll now and then: another process may share the queue.
-    std::unique_lock lock(mutex_);
-    wake_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return woken_ || stopping_; });
-    woken_ = false;
+std::chrono::milliseconds Worker::step() {
+  try {
+    if (run_one()) return std::chrono::milliseconds(0);
+  } catch (const std::exception& e) {  // e.g. the database is unreachable: retry later
+    std::cerr << "worker: " << e.what() << "\n";
   }
+  // Also poll now and then: another process may share the queue.
+  return std::chrono::seconds(1);
 }
 
 bool Worker::run_one() {

@@ -8,57 +8,18 @@
 // stop() interrupts a running job at its next step and leaves it IN_PROGRESS, exactly as a
 // crash would: JobStore::requeue_interrupted() at the next start-up queues it again.
 #include <atomic>
-#include <condition_variable>
-#include <cstdint>
+#include <chrono>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "service/background_loop.h"
 #include "service/image_store.h"
 #include "service/job_store.h"
 #include "service/model_registry.h"
+#include "service/worker_stats.h"
 
 namespace dd::service {
-
-// A Prometheus-style histogram: counts[i] = observations <= bounds[i] (cumulative); the +Inf
-// bucket is `count`.
-struct Histogram {
-  std::vector<double> bounds;
-  std::vector<uint64_t> counts;
-  double sum = 0;
-  uint64_t count = 0;
-
-  explicit Histogram(std::vector<double> upper_bounds = {});
-  void observe(double value);
-};
-
-struct WorkerStatsSnapshot {
-  uint64_t jobs_succeeded = 0;
-  uint64_t jobs_failed = 0;
-  uint64_t jobs_cancelled = 0;
-  uint64_t images_generated = 0;
-  Histogram step_seconds;   // one sampler step (UNet passes of all images of a job)
-  Histogram image_seconds;  // a job's generation time divided by its image count
-  std::string running_job;  // "" when idle
-};
-
-// Counters the /metrics endpoint reads while the worker updates them.
-class WorkerStats {
- public:
-  WorkerStats();
-  WorkerStatsSnapshot snapshot() const;
-
-  void job_finished(JobStatus status);
-  void image_done(double seconds);
-  void step_done(double seconds);
-  void set_running(const std::string& job_id);
-
- private:
-  mutable std::mutex mutex_;
-  WorkerStatsSnapshot stats_;
-};
 
 class Worker {
  public:
@@ -78,10 +39,11 @@ class Worker {
   bool run_one();
 
   const WorkerStats& stats() const { return stats_; }
-  bool running() const { return thread_.joinable(); }
+  bool running() const { return loop_.running(); }
 
  private:
-  void loop();
+  // Runs one queued job; returns how long to sleep when none was queued.
+  std::chrono::milliseconds step();
   void run_job(const Job& job);
   std::vector<OutputFile> generate_outputs(const Job& job);
   void finish(const std::string& job_id);
@@ -91,12 +53,8 @@ class Worker {
   ModelRegistry& models_;
   std::function<void(const Job&)> on_finished_;
   WorkerStats stats_;
-
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable wake_cv_;
-  bool woken_ = false;
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopping_{false};  // set by stop(): the running job ends at its next step
+  BackgroundLoop loop_;                // last: stopped before the members its steps use go away
 };
 
 }  // namespace dd::service

@@ -66,11 +66,11 @@ TestServer::TestServer(TestServerOptions options) {
   service_options.max_queue = options.max_queue;
   service_options.allow_private_webhooks = options.allow_private_webhooks;
   service_options.webhooks.base_delay_ms = options.webhook_base_delay_ms;
-  service_ = std::make_unique<service::Service>(service_options);
   http::HttpOptions http_options;
   http_options.port = 0;
   http_options.max_body_bytes = size_t(2) << 20;
   http_options.sync_timeout_ms = options.sync_timeout_ms;
+  service_ = std::make_unique<service::Service>(service_options, http::webhook_body(http_options));
   server_ = std::make_unique<http::HttpServer>(*service_, http_options);
   if (options.start_worker) service_->start();
   port_ = server_->start_background();
