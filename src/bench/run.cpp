@@ -20,6 +20,7 @@
 #include "models/tiny_decoder.h"
 #include "pipeline/generate.h"
 #include "pipeline/model.h"
+#include "pipeline/resolve.h"
 #include "pipeline/text_conditioning.h"
 #include "util/error.h"
 
@@ -195,12 +196,14 @@ Measurement preview_decode(pipeline::DiffusionModel& model, const BenchOptions& 
 // a, calls the UNet once per step). Its FLOPs are those of its parts: two prompts, `steps`
 // guided steps and one decode.
 Measurement whole_image(pipeline::DiffusionModel& model, const BenchResult& r) {
-  pipeline::GenerationRequest request;
-
-  request.width = r.options.width;
-  request.height = r.options.height;
-  request.steps = r.options.steps;
-  request.seed = 1;
+  // The engine's defaults (pipeline/resolve.h) for everything the bench does not set.
+  pipeline::GenerationParams params;
+  if (r.options.width > 0) params.width = r.options.width;
+  if (r.options.height > 0) params.height = r.options.height;
+  params.steps = r.options.steps;
+  params.seed = 1;
+  auto request = pipeline::engine_request(pipeline::resolve(
+      params, {{}, {}, model.config().default_width, model.config().default_height}));
   Measurement m = time_runs(r.options.image_runs, [&] {
     request.prompt = fresh(kPrompt);
     request.negative_prompt = fresh(kNegativePrompt);

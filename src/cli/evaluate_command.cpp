@@ -4,9 +4,12 @@
 #include <memory>
 
 #include "cli/model_choice.h"
+#include "cli/param_options.h"
 #include "models/device.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
+#include "pipeline/limits.h"
+#include "pipeline/resolve.h"
 #include "pipeline/sampler_names.h"
 #include "training/scene_evaluation.h"
 #include "training/vae_round_trip.h"
@@ -17,41 +20,31 @@ namespace {
 
 struct EvaluateArgs {
   std::string model, models_dir;
-  int steps = 20;
+  pipeline::GenerationParams params;  // steps, sampler, cfg as given; resolve() fills the rest
   int64_t seed = 0;
   int count = 100;
-  std::string sampler;  // "" = the model's default
-  double cfg = -1;      // < 0 = the model's default
   std::string dtype = "fp32";
   bool json = false;
   bool vae_round_trip = false;
 };
-
-// The request for one scene: what the user set, the model's defaults for the rest.
-pipeline::GenerationRequest scene_request(const EvaluateArgs& args, const ModelChoice& choice) {
-  pipeline::GenerationRequest request;
-  request.steps = args.steps;
-  request.cfg = args.cfg >= 0 ? args.cfg : choice.defaults.cfg;
-  request.sampler = args.sampler.empty() ? choice.defaults.sampler : args.sampler;
-  request.spacing = choice.defaults.spacing;
-  request.width = choice.defaults.width;  // 0 = the model's native size
-  request.height = choice.defaults.height;
-  return request;
-}
 
 void run_evaluate(const EvaluateArgs& args) {
   // evaluate runs on the CPU (no --device): its dtypes are the CPU's.
   const auto dtype = models::parse_compute_dtype(args.dtype, torch::kCPU);
   const ModelChoice choice = choose_model(args.model, args.models_dir, dtype);
   auto model = pipeline::DiffusionModel::load(choice.source);
-  const pipeline::GenerationRequest base = scene_request(args, choice);
+  // Every scene shares the resolved parameters; its prompt and seed are its own.
+  const auto base = pipeline::resolve(
+      args.params,
+      {choice.defaults, {}, model->config().default_width, model->config().default_height});
   const training::SceneGenerator round_trip =
       training::vae_round_trip_generator(model->vae, model->dtype());
   const auto generate = [&](const std::string& prompt, uint64_t seed) {
     if (args.vae_round_trip) return round_trip(prompt, seed);
-    pipeline::GenerationRequest request = base;
-    request.prompt = prompt;
-    request.seed = seed;
+    pipeline::GenerationParams params = base;
+    params.prompt = prompt;
+    params.seed = static_cast<int64_t>(seed);
+    const auto request = pipeline::engine_request(params);
     const auto result = pipeline::generate(*model, request);
     return pipeline::tensor_to_image(result.images[0].permute({2, 0, 1}));
   };
@@ -83,19 +76,21 @@ void add_evaluate_command(CLI::App& app, int& exit_code) {
                   "the built-in diffusiond-scenes)");
   cmd->add_option("--models-dir", args->models_dir,
                   "Where model ids are looked up (default: the built-in models folder)");
-  cmd->add_option("--steps", args->steps, "Sampling steps")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 500));
+  const auto& defaults = pipeline::engine_defaults();
+  add_param(cmd, "--steps", args->params.steps, "Sampling steps" + model_default(defaults.steps))
+      ->check(CLI::Range(1, pipeline::limits::kMaxSteps));
   cmd->add_option("--seed", args->seed, "Picks the scenes and their noise")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{4294967295LL}));
   cmd->add_option("--count", args->count, "Scenes to generate and grade")
       ->capture_default_str()
       ->check(CLI::Range(1, training::kMaxEvaluationCount));
-  cmd->add_option("--sampler", args->sampler, "Sampler (default: the model's)")
+  add_param(cmd, "--sampler", args->params.sampler,
+            "Sampler: " + pipeline::sampler_choices_text() + model_default(defaults.sampler))
       ->transform([](std::string name) { return pipeline::canonical_sampler_name(name); });
-  cmd->add_option("--cfg", args->cfg, "Classifier-free guidance scale (default: the model's)")
-      ->check(CLI::Range(0.0, 50.0));
+  add_param(cmd, "--cfg", args->params.cfg,
+            "Classifier-free guidance scale" + model_default(defaults.cfg))
+      ->check(CLI::Range(0.0, pipeline::limits::kMaxCfg));
   cmd->add_option("--dtype", args->dtype, "fp32 or bf16")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));

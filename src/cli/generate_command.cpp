@@ -5,17 +5,19 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <random>
 #include <stdexcept>
 
 #include "cli/compute_options.h"
 #include "cli/model_choice.h"
+#include "cli/param_options.h"
 #include "io/image.h"
 #include "io/tensor_file.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
 #include "pipeline/latent_preview.h"
+#include "pipeline/limits.h"
 #include "pipeline/parameters_text.h"
+#include "pipeline/resolve.h"
 #include "pipeline/sampler_names.h"
 
 namespace dd::cli {
@@ -24,8 +26,8 @@ namespace {
 
 struct GenerateArgs {
   std::string model, models_dir;
-  pipeline::ModelSource source;  // --config and --tokenizer override the chosen model's
-  pipeline::GenerationRequest request;
+  pipeline::ModelSource source;       // --config and --tokenizer override the chosen model's
+  pipeline::GenerationParams params;  // what the command line gave; resolve() does the rest
   ComputeOptions compute;
   std::string init_image, mask, latents, output_latents, output;
   std::string preview, preview_decoder;
@@ -34,30 +36,14 @@ struct GenerateArgs {
   // SDXL micro-conditioning as typed: sizes "WIDTHxHEIGHT", crops "TOP,LEFT".
   std::string original_size, crop_top_left, target_size;
   std::string negative_original_size, negative_crop_top_left, negative_target_size;
-  int64_t seed = -1;
   bool quiet = false;
-  // The options a model's sidecar defaults fill in when the command line leaves them out.
-  CLI::Option *steps_option = nullptr, *cfg_option = nullptr, *sampler_option = nullptr,
-              *spacing_option = nullptr, *width_option = nullptr, *height_option = nullptr;
 };
 
-// A model named by id (or the built-in one) brings its sidecar's defaults, as in the server;
-// a checkpoint path keeps the command's own defaults.
-void apply_model_defaults(const GenerateArgs& args, const service::ModelDefaults& defaults,
-                          pipeline::GenerationRequest& request) {
-  if (!args.steps_option->count()) request.steps = defaults.steps;
-  if (!args.cfg_option->count()) request.cfg = defaults.cfg;
-  if (!args.sampler_option->count()) request.sampler = defaults.sampler;
-  if (!args.spacing_option->count()) request.spacing = defaults.spacing;
-  if (!args.width_option->count()) request.width = defaults.width;
-  if (!args.height_option->count()) request.height = defaults.height;
-}
-
-pipeline::ModelSource chosen_source(GenerateArgs& args, pipeline::GenerationRequest& request,
+pipeline::ModelSource chosen_source(GenerateArgs& args, pipeline::GenerationParams& model_defaults,
                                     std::string& model_name) {
   const ComputeTarget target = resolve_compute(args.compute);
   const ModelChoice choice = choose_model(args.model, args.models_dir, target.dtype, target.device);
-  if (choice.by_id) apply_model_defaults(args, choice.defaults, request);
+  model_defaults = choice.defaults;  // a model named by id brings its sidecar's, as in the server
   model_name = choice.name;
   pipeline::ModelSource source = choice.source;
   if (!args.source.config_json.empty()) source.config_json = args.source.config_json;
@@ -114,20 +100,30 @@ pipeline::MicroConditioning parse_micro(const std::string& original, const std::
           parse_size(target, prefix + "target-size")};
 }
 
-void run_generate(GenerateArgs& args) {
-  auto& request = args.request;
-  std::string model_name;
-  const pipeline::ModelSource source = chosen_source(args, request, model_name);
-  request.seed =
-      args.seed >= 0 ? static_cast<uint64_t>(args.seed) : std::random_device{}() & 0xffffffffu;
+// The engine request: the command line's parameters resolved against the model's defaults,
+// then the files it names.
+pipeline::GenerationRequest make_request(GenerateArgs& args,
+                                         const pipeline::GenerationParams& model_defaults,
+                                         const pipeline::DiffusionModel& model) {
+  auto& params = args.params;
+  params.micro = parse_micro(args.original_size, args.crop_top_left, args.target_size, "--");
+  params.negative_micro = parse_micro(args.negative_original_size, args.negative_crop_top_left,
+                                      args.negative_target_size, "--negative-");
+  const auto resolved = pipeline::resolve(
+      params, {model_defaults, {}, model.config().default_width, model.config().default_height});
+  auto request = pipeline::engine_request(resolved);
   for (const auto& lora : args.loras) request.loras.push_back(pipeline::parse_lora_spec(lora));
   if (!args.init_image.empty())
     request.init_image = pipeline::image_to_tensor(io::read_png(args.init_image));
   if (!args.mask.empty()) request.mask = pipeline::mask_to_tensor(io::read_png(args.mask));
   if (!args.latents.empty()) request.latents = read_latents(args.latents);
-  request.micro = parse_micro(args.original_size, args.crop_top_left, args.target_size, "--");
-  request.negative_micro = parse_micro(args.negative_original_size, args.negative_crop_top_left,
-                                       args.negative_target_size, "--negative-");
+  return request;
+}
+
+void run_generate(GenerateArgs& args) {
+  std::string model_name;
+  pipeline::GenerationParams model_defaults;
+  const pipeline::ModelSource source = chosen_source(args, model_defaults, model_name);
 
   // The preview decoder is checked before the (much slower) model load.
   if (!args.preview.empty() && args.preview_decoder.empty())
@@ -146,6 +142,7 @@ void run_generate(GenerateArgs& args) {
     hooks.latents = pipeline::LatentPreview(*preview_decoder, args.preview, args.preview_every,
                                             model->config().vae.latent_channels, preview_dtype);
   }
+  const auto request = make_request(args, model_defaults, *model);
   hooks.progress = [&](int step, int total) {
     if (!args.quiet) std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
     return true;
@@ -179,7 +176,7 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate",
                                  "Generate images from a prompt (txt2img, img2img, inpainting)");
-  auto& r = args->request;
+  const auto& defaults = pipeline::engine_defaults();
   cmd->add_option(
       "--model", args->model,
       "Checkpoint (a .safetensors file or a diffusers folder), or a model id in "
@@ -191,36 +188,31 @@ void add_generate_command(CLI::App& app, int& exit_code) {
                   "Architecture JSON for models of non-standard size");
   cmd->add_option("--tokenizer", args->source.tokenizer_dir,
                   "Folder with vocab.json and merges.txt");
-  cmd->add_option("--prompt", r.prompt, "What to draw; A1111 (word:1.2) weights are understood")
+  auto& p = args->params;
+  add_param(cmd, "--prompt", p.prompt, "What to draw; A1111 (word:1.2) weights are understood")
       ->required();
-  cmd->add_option("--negative-prompt", r.negative_prompt, "What to avoid");
-  args->steps_option = cmd->add_option("--steps", r.steps, "Sampling steps")
-                           ->capture_default_str()
-                           ->check(CLI::Range(1, 500));
-  args->cfg_option = cmd->add_option("--cfg", r.cfg, "Classifier-free guidance scale (<= 1: off)")
-                         ->capture_default_str();
-  args->sampler_option =
-      cmd->add_option(
-             "--sampler", r.sampler,
-             "Sampler: Euler, Euler a, Heun, DPM++ 2M, DPM++ 2M Karras, DDIM, LCM, UniPC, PLMS")
-          ->capture_default_str()
-          ->transform([](std::string name) { return pipeline::canonical_sampler_name(name); });
-  args->spacing_option =
-      cmd->add_option("--spacing", r.spacing, "Timestep spacing (default: the sampler's)")
-          ->check(CLI::IsMember({"leading", "linspace", "trailing"}));
-  cmd->add_option("--seed", args->seed, "Seed (default: random); image i uses seed + i");
-  args->width_option =
-      cmd->add_option("--width", r.width, "Width, a multiple of 8 (default: the model's)");
-  args->height_option =
-      cmd->add_option("--height", r.height, "Height, a multiple of 8 (default: the model's)");
-  cmd->add_option("--samples", r.samples, "Images to make, 1..4")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 4));
-  cmd->add_option("--clip-skip", r.clip_skip, "CLIP skip (1 = last layer, 2 = penultimate)")
-      ->capture_default_str();
+  add_param(cmd, "--negative-prompt", p.negative_prompt, "What to avoid");
+  add_param(cmd, "--steps", p.steps, "Sampling steps" + model_default(defaults.steps))
+      ->check(CLI::Range(1, pipeline::limits::kMaxSteps));
+  add_param(cmd, "--cfg", p.cfg,
+            "Classifier-free guidance scale, <= 1: off" + model_default(defaults.cfg));
+  add_param(cmd, "--sampler", p.sampler,
+            "Sampler: " + pipeline::sampler_choices_text() + model_default(defaults.sampler))
+      ->transform([](std::string name) { return pipeline::canonical_sampler_name(name); });
+  add_param(cmd, "--spacing", p.spacing,
+            "Timestep spacing (default: the model's, else the sampler's)")
+      ->check(CLI::IsMember({"leading", "linspace", "trailing"}));
+  add_param(cmd, "--seed", p.seed, "Seed (default: random); image i uses seed + i");
+  add_param(cmd, "--width", p.width, "Width, a multiple of 8 (default: the model's)");
+  add_param(cmd, "--height", p.height, "Height, a multiple of 8 (default: the model's)");
+  add_param(cmd, "--samples", p.samples, "Images to make" + model_default(defaults.samples))
+      ->check(CLI::Range(1, pipeline::limits::kMaxSamples));
+  add_param(cmd, "--clip-skip", p.clip_skip,
+            "CLIP skip, 1 = last layer, 2 = penultimate" + model_default(defaults.clip_skip))
+      ->check(CLI::Range(1, pipeline::limits::kMaxClipSkip));
   cmd->add_option("--init-image", args->init_image, "PNG to start from (img2img / inpainting)");
-  cmd->add_option("--strength", r.strength, "How much of the init image to repaint, (0, 1]")
-      ->capture_default_str();
+  add_param(cmd, "--strength", p.strength,
+            "How much of the init image to repaint, (0, 1]" + model_default(defaults.strength));
   cmd->add_option("--mask", args->mask, "PNG mask: white = repaint, black = keep");
   cmd->add_option("--original-size", args->original_size,
                   "SDXL: WIDTHxHEIGHT of the picture the model should imagine it was cut from "

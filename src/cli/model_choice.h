@@ -20,9 +20,9 @@ bool has_builtin_model(const std::string& models_dir);
 
 struct ModelChoice {
   pipeline::ModelSource source;
-  service::ModelDefaults defaults;  // the sidecar's for a model id; the server's otherwise
-  std::string name;                 // the model id, or the checkpoint's file/folder name
-  bool by_id = false;               // resolved through a models directory
+  pipeline::GenerationParams defaults;  // the sidecar's for a model id; none for a path
+  std::string name;                     // the model id, or the checkpoint's file/folder name
+  bool by_id = false;                   // resolved through a models directory
 };
 
 // id_or_path "" = the built-in default model; models_dir "" = builtin_models_dir(). A dd::Error

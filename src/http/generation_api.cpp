@@ -2,8 +2,8 @@
 // answers with base64 images and per-image inference timings; `image` (+ `mask`) turn it into
 // img2img (inpainting).
 #include "http/api.h"
+#include "http/dialect_fields.h"
 #include "http/json_body.h"
-#include "http/micro_conditioning_fields.h"
 #include "http/sync_generation.h"
 #include "io/base64.h"
 
@@ -17,21 +17,11 @@ void generate_base64(Api& api, const httplib::Request& request, httplib::Respons
   job.account_id = api.account(request);
   job.dialect = "generation";
   auto& spec = job.spec;
-  spec.prompt = body.required_string("prompt");
-  spec.model = body.string("model", 200).value_or("");
-  spec.negative_prompt = body.string("negative_prompt").value_or("");
-  spec.steps = static_cast<int>(body.integer("num_steps", 1, 150).value_or(0));
-  spec.cfg = body.number("guidance_scale", 0, 30).value_or(-1);
-  spec.width = body.image_side("width");
-  spec.height = body.image_side("height");
-  spec.seed = body.integer("seed", -1, 4294967295LL).value_or(-1);
-  read_micro_conditioning(body, FieldCase::Snake, spec);
-  spec.samples = static_cast<int>(body.integer("n", 1, 4).value_or(1));
-  spec.sampler = body.string("sampler", 100).value_or("");
+  read_fields(body, generation_fields(), spec);
   if (auto image = body.string("image", api.options.max_body_bytes)) {
     spec.init_image_path = save_input_image_base64(api, *image, "image");
-    spec.strength = body.number("strength", 0.01, 1).value_or(body.has("mask") ? 1.0 : 0.75);
-    spec.width = spec.height = 0;  // the picture's size decides
+    // Inpainting repaints the masked area from scratch unless asked to keep some of it.
+    if (body.has("mask")) spec.dialect_defaults.strength = 1.0;
   } else if (body.has("strength")) {
     throw bad_parameter("strength", "strength needs an image");
   }
@@ -46,9 +36,7 @@ void generate_base64(Api& api, const httplib::Request& request, httplib::Respons
                     {"index", i},
                     {"b64_json", io::base64_encode(images[i].bytes)}});
   send_json(response,
-            {{"model", body.string("model", 200)
-                           .value_or(spec.model.empty() ? api.service.models().default_model_id()
-                                                        : spec.model)},
+            {{"model", spec.model.empty() ? api.service.models().default_model_id() : spec.model},
              {"object", "list"},
              {"data", data},
              {"message", "Image generated successfully"},
@@ -56,6 +44,38 @@ void generate_base64(Api& api, const httplib::Request& request, httplib::Respons
 }
 
 }  // namespace
+
+const Fields& generation_fields() {
+  static const Fields fields = [] {
+    Fields f = {
+        model_field("model"),
+        prompt_field("prompt"),
+        steps_field("num_steps", 150),
+        cfg_field("guidance_scale", 0, 30),
+        side_field("width"),
+        side_field("height"),
+        negative_prompt_field("negative_prompt"),
+        seed_field("seed"),
+        samples_field("n"),
+        sampler_field("sampler"),
+        {.name = "image",
+         .type = FieldType::String,
+         .target = {},
+         .doc = "img2img: the starting picture, base64 PNG, JPEG or WebP (its size is kept)",
+         .max = -1},
+        {.name = "mask",
+         .type = FieldType::String,
+         .target = {},
+         .doc = "Inpainting: base64 mask, white = repaint (strength then defaults to 1)",
+         .max = -1},
+        strength_field("strength"),
+        clip_skip_field("clip_skip"),
+    };
+    add_micro_fields(f, FieldCase::Snake);
+    return f;
+  }();
+  return fields;
+}
 
 void add_generation_api(httplib::Server& server, Api& api) {
   // The seed's own text-to-image example sends its JSON body with GET: GetBodyServer serves a

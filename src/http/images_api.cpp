@@ -5,8 +5,8 @@
 #include <charconv>
 
 #include "http/api.h"
+#include "http/dialect_fields.h"
 #include "http/json_body.h"
-#include "http/micro_conditioning_fields.h"
 #include "http/sync_generation.h"
 #include "io/image_codec.h"
 #include "io/image_resize.h"
@@ -15,7 +15,6 @@ namespace dd::http {
 
 namespace {
 
-constexpr int64_t kMaxSeed = (int64_t(1) << 53) - 1;  // exact in every JSON parser
 constexpr int kMaxTransformSide = 4096;
 constexpr int kMaxNameLength = 200;
 
@@ -64,17 +63,12 @@ std::string requested_format(const JsonBody& body, const std::string& fallback) 
 void imagine(Api& api, const httplib::Request& request, httplib::Response& response) {
   const std::string account = api.account(request);
   const JsonBody body(request.body);
-  const std::string name = body.required_string("name", kMaxNameLength);
   service::NewJob job;
   job.account_id = account;
   job.dialect = "images";
-  job.spec.prompt = body.required_string("prompt");
-  job.spec.negative_prompt = body.string("negative_prompt").value_or("");
-  job.spec.seed = body.integer("seed", -1, kMaxSeed).value_or(-1);
-  job.spec.model = body.string("model", 200).value_or(api.service.models().fast_model_id());
-  job.spec.format = requested_format(body, "png");
-  job.spec.image_name = name;
-  read_micro_conditioning(body, FieldCase::Snake, job.spec);
+  read_fields(body, imagine_fields(), job.spec);
+  job.spec.image_name = *body.string("name", kMaxNameLength);
+  if (job.spec.model.empty()) job.spec.model = api.service.models().fast_model_id();
   const auto images = generate_now(api, job);
   if (images.empty()) throw ApiError(500, "internal_error", "the job produced no image");
   send_json(response, image_object(images.front().record, api.base_url(request)));
@@ -187,6 +181,64 @@ void add_image_object_routes(httplib::Server& server, Api& api) {
 }
 
 }  // namespace
+
+const Fields& imagine_fields() {
+  static const Fields fields = [] {
+    Fields f = {
+        {.name = "name",
+         .type = FieldType::String,
+         .target = {},
+         .doc = "The image object's name",
+         .max = kMaxNameLength,
+         .required = true},
+        prompt_field("prompt"),
+        negative_prompt_field("negative_prompt"),
+        seed_field("seed"),
+        model_field("model"),
+        format_field("format"),
+        side_field("width"),
+        side_field("height"),
+        steps_field("steps", 150),
+        cfg_field("guidance_scale", 0, pipeline::limits::kMaxCfg),
+        sampler_field("sampler"),
+        clip_skip_field("clip_skip"),
+    };
+    f[4].doc = "Model id or alias (default: the server's fast model)";
+    add_micro_fields(f, FieldCase::Snake);
+    return f;
+  }();
+  return fields;
+}
+
+const Fields& transform_fields() {
+  static const Fields fields = [] {
+    Fields f = {
+        format_field("format"),
+        {.name = "width",
+         .type = FieldType::Integer,
+         .target = {},
+         .doc = "New width (default: keeps the aspect ratio of a given height, else the same)",
+         .min = 1,
+         .max = kMaxTransformSide},
+        {.name = "height",
+         .type = FieldType::Integer,
+         .target = {},
+         .doc = "New height (default: as width)",
+         .min = 1,
+         .max = kMaxTransformSide},
+        {.name = "quality",
+         .type = FieldType::Integer,
+         .target = {},
+         .doc = "JPEG / WebP quality (default 90)",
+         .min = 1,
+         .max = 100},
+    };
+    f[0].target = {};  // read by the handler: the default is the source's format
+    f[0].doc = "png, jpeg or webp (default: the source's format)";
+    return f;
+  }();
+  return fields;
+}
 
 void add_images_api(httplib::Server& server, Api& api) {
   server.Post("/v1/images/imagine", guarded([&api](const auto& request, auto& response) {

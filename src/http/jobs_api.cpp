@@ -2,34 +2,27 @@
 // once; GET /v0/api/jobs/:id shows its status history and output files; characters register a
 // LoRA that `<character-id>` in a prompt applies.
 #include "http/api.h"
+#include "http/dialect_fields.h"
 #include "http/jobs_json.h"
 #include "http/json_body.h"
-#include "http/micro_conditioning_fields.h"
 #include "io/base64.h"
 
 namespace dd::http {
 
 namespace {
 
+constexpr int kMaxWebhookUrl = 2000;
+constexpr int kMaxName = 200;
+
 service::JobSpec jobs_spec(const JsonBody& body, const std::string& account,
                            service::Service& service) {
   service::JobSpec spec;
-  spec.prompt = body.required_string("prompt");
-  spec.negative_prompt = body.string("negativePrompt").value_or("");
-  spec.width = body.image_side("width");
-  spec.height = body.image_side("height");
-  spec.samples = static_cast<int>(body.integer("samples", 1, 4).value_or(1));
-  spec.seed = body.integer("seed", -1, 4294967295LL).value_or(-1);
-  read_micro_conditioning(body, FieldCase::Camel, spec);
-  spec.cfg = body.number("guidanceScale", 1, 20).value_or(-1);
-  spec.model = body.string("model", 200).value_or("");
-  spec.steps = static_cast<int>(body.integer("steps", 1, 150).value_or(0));
-  spec.sampler = body.string("sampler", 100).value_or("");
+  read_fields(body, jobs_image_fields(), spec);
   // `<character-id>` references: the character's trigger phrase replaces the reference and its
   // LoRA is applied.
   service::ConditionedPrompt conditioned;
   try {
-    conditioned = service::condition_prompt(spec.prompt, service.characters(), account);
+    conditioned = service::condition_prompt(*spec.params.prompt, service.characters(), account);
   } catch (const Error& e) {
     throw bad_parameter("prompt", e.what());  // an unknown character id, named in the message
   }
@@ -45,8 +38,8 @@ void create_image_job(Api& api, const httplib::Request& request, httplib::Respon
   job.account_id = account;
   job.dialect = "jobs";
   job.spec = jobs_spec(body, account, api.service);
-  job.webhook_url = body.string("webhookUrl", 2000).value_or("");
-  job.webhook_id = body.string("webhookId", 200).value_or("");
+  job.webhook_url = body.string("webhookUrl", kMaxWebhookUrl).value_or("");
+  job.webhook_id = body.string("webhookId", kMaxName).value_or("");
   const auto created = api.service.submit(job);
   send_json(response,
             {{"success", true}, {"jobId", created.id}, {"transactionId", created.transaction_id}});
@@ -69,9 +62,9 @@ nlohmann::json character_json(const service::Character& c) {
 void create_character(Api& api, const httplib::Request& request, httplib::Response& response) {
   const JsonBody body(request.body);
   const std::string account = api.account(request);
-  const std::string name = body.required_string("name", 200);
-  const std::string class_name = body.required_string("class", 200);
-  const std::string trigger = body.required_string("triggerWord", 200);
+  const std::string name = body.required_string("name", kMaxName);
+  const std::string class_name = body.required_string("class", kMaxName);
+  const std::string trigger = body.required_string("triggerWord", kMaxName);
   std::string lora_bytes;
   try {
     const auto bytes =
@@ -94,6 +87,67 @@ void create_character(Api& api, const httplib::Request& request, httplib::Respon
 }
 
 }  // namespace
+
+const Fields& jobs_image_fields() {
+  static const Fields fields = [] {
+    Fields f = {
+        prompt_field("prompt"),
+        negative_prompt_field("negativePrompt"),
+        side_field("width"),
+        side_field("height"),
+        samples_field("samples"),
+        seed_field("seed"),
+        cfg_field("guidanceScale", 1, 20),
+        {.name = "webhookUrl",
+         .type = FieldType::String,
+         .target = {},
+         .doc = "Called with the job object when the job ends (signed, retried)",
+         .max = kMaxWebhookUrl},
+        {.name = "webhookId",
+         .type = FieldType::String,
+         .target = {},
+         .doc = "Sent back with the webhook",
+         .max = kMaxName},
+        model_field("model"),
+        steps_field("steps", 150),
+        sampler_field("sampler"),
+        clip_skip_field("clipSkip"),
+    };
+    add_micro_fields(f, FieldCase::Camel);
+    return f;
+  }();
+  return fields;
+}
+
+const Fields& jobs_character_fields() {
+  static const Fields fields = {
+      {.name = "name",
+       .type = FieldType::String,
+       .target = {},
+       .doc = "Character name",
+       .max = kMaxName,
+       .required = true},
+      {.name = "class",
+       .type = FieldType::String,
+       .target = {},
+       .doc = "Its class, e.g. person",
+       .max = kMaxName,
+       .required = true},
+      {.name = "triggerWord",
+       .type = FieldType::String,
+       .target = {},
+       .doc = "The phrase that replaces <character-id> in prompts",
+       .max = kMaxName,
+       .required = true},
+      {.name = "lora",
+       .type = FieldType::String,
+       .target = {},
+       .doc = "The LoRA, a base64 .safetensors file",
+       .max = -1,
+       .required = true},
+  };
+  return fields;
+}
 
 void add_jobs_api(httplib::Server& server, Api& api) {
   server.Post("/v0/api/images",

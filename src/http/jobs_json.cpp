@@ -6,20 +6,27 @@ namespace {
 
 nlohmann::json payload(const service::Job& job) {
   const auto& s = job.spec;
+  const auto& p = s.params;  // resolved once the job has started
   nlohmann::json loras = nlohmann::json::array();
   for (const auto& lora : s.loras)
     loras.push_back({{"name", lora.name}, {"weight", lora.weight}, {"meta", lora.meta}});
-  return {{"seed", s.seed},
+  // Unset fields (a job not started yet) show as null, a random seed as -1.
+  auto value = [](const auto& field) {
+    return field ? nlohmann::json(*field) : nlohmann::json(nullptr);
+  };
+  const std::string prompt = p.prompt.value_or("");
+  return {{"seed", p.seed.value_or(-1)},
           {"loras", loras},
-          {"width", s.width},
-          {"height", s.height},
-          {"prompt", s.prompt},
-          {"negative_prompt", s.negative_prompt},
-          {"conditionedPrompt", s.conditioned_prompt.empty() ? s.prompt : s.conditioned_prompt},
-          {"num_outputs", s.samples},
-          {"guidance_scale", s.cfg},
-          {"num_inference_steps", s.steps},
-          {"sampler", s.sampler},
+          {"width", value(p.width)},
+          {"height", value(p.height)},
+          {"prompt", prompt},
+          {"negative_prompt", p.negative_prompt.value_or("")},
+          {"conditionedPrompt", s.conditioned_prompt.empty() ? prompt : s.conditioned_prompt},
+          {"num_outputs", p.samples.value_or(1)},
+          {"guidance_scale", value(p.cfg)},
+          {"num_inference_steps", value(p.steps)},
+          {"sampler", value(p.sampler)},
+          {"clipSkip", value(p.clip_skip)},
           {"model", s.model}};
 }
 

@@ -9,8 +9,8 @@
 #include <regex>
 
 #include "http/api.h"
+#include "http/dialect_fields.h"
 #include "http/json_body.h"
-#include "http/micro_conditioning_fields.h"
 #include "http/openai_edit_mask.h"
 #include "http/sync_generation.h"
 #include "io/base64.h"
@@ -21,11 +21,9 @@ namespace dd::http {
 
 namespace {
 
-constexpr int64_t kMaxSeed = (int64_t(1) << 53) - 1;
-constexpr int kMinSide = 64;
-constexpr int kMaxSide = 1024;
-constexpr int kMaxImages = 4;
-constexpr size_t kMaxPromptLength = 32000;
+using field_limits::kMaxSide;
+using field_limits::kMinSide;
+constexpr int kMaxSizeText = 20;
 
 struct Size {
   int width = 0;  // 0 = the model's default
@@ -54,15 +52,6 @@ ResponseFormat parse_response_format(const std::optional<std::string>& text) {
   if (!text || *text == "url") return ResponseFormat::Url;
   if (*text == "b64_json") return ResponseFormat::Base64;
   throw bad_parameter("response_format", "response_format must be \"url\" or \"b64_json\"");
-}
-
-std::string parse_output_format(const std::optional<std::string>& text) {
-  if (!text) return "png";
-  try {
-    return io::canonical_image_format(*text, "output_format");
-  } catch (const Error& e) {
-    throw bad_parameter("output_format", e.what());
-  }
 }
 
 // OpenAI clients often name OpenAI's own models (some send one by default); those mean "the
@@ -100,25 +89,16 @@ void generations(Api& api, const httplib::Request& request, httplib::Response& r
   job.dialect = "openai";
   const JsonBody body(request.body);
   auto& spec = job.spec;
-  spec.prompt = body.required_string("prompt", kMaxPromptLength);
-  spec.model = model_for(api, body.string("model", 200));
-  spec.samples = static_cast<int>(body.integer("n", 1, kMaxImages).value_or(1));
-  if (const auto size = body.string("size", 20)) {
+  read_fields(body, openai_generation_fields(), spec);
+  spec.model = model_for(api, body.string("model", field_limits::kMaxModelName));
+  if (const auto size = body.string("size", kMaxSizeText)) {
     const auto parsed = parse_size(*size);
-    spec.width = parsed.width;
-    spec.height = parsed.height;
+    spec.params.width = parsed.width;
+    spec.params.height = parsed.height;
   }
   const auto format = parse_response_format(body.string("response_format", 20));
-  spec.format = parse_output_format(body.string("output_format", 20));
-  body.string("user", 500);  // accepted for compatibility; only its type is checked
-  spec.negative_prompt = body.string("negative_prompt").value_or("");
-  spec.seed = body.integer("seed", -1, kMaxSeed).value_or(-1);
-  read_micro_conditioning(body, FieldCase::Snake, spec);
-  spec.steps = static_cast<int>(body.integer("steps", 1, 150).value_or(0));
-  spec.cfg = body.number("guidance_scale", 0, 50).value_or(-1);
-  spec.sampler = body.string("sampler", 100).value_or("");
   const auto images = generate_now(api, job);
-  send_json(response, images_response(api, request, images, format, spec.prompt));
+  send_json(response, images_response(api, request, images, format, *spec.params.prompt));
 }
 
 // Text fields of a multipart form (cpp-httplib keeps every part, text or file, in `files`).
@@ -131,26 +111,6 @@ std::optional<std::string> form_text(const httplib::Request& request, const std:
     throw bad_parameter(name,
                         name + " is longer than " + std::to_string(max_length) + " characters");
   return part.content;
-}
-
-std::optional<int64_t> form_integer(const httplib::Request& request, const std::string& name,
-                                    int64_t min, int64_t max) {
-  const auto text = form_text(request, name, 30);
-  if (!text) return std::nullopt;
-  int64_t value = 0;
-  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (error != std::errc() || end != text->data() + text->size() || value < min || value > max)
-    throw bad_parameter(name, name + " must be a whole number between " + std::to_string(min) +
-                                  " and " + std::to_string(max));
-  return value;
-}
-
-std::optional<double> form_number(const httplib::Request& request, const std::string& name,
-                                  double min, double max) {
-  const auto text = form_text(request, name, 30);
-  if (!text) return std::nullopt;
-  const JsonBody parsed(nlohmann::json{{name, nlohmann::json::parse(*text, nullptr, false)}});
-  return parsed.number(name, min, max);
 }
 
 // The uploaded picture of a form field ("image" or, as newer clients send it, "image[]"), with
@@ -188,31 +148,21 @@ void edits(Api& api, const httplib::Request& request, httplib::Response& respons
   if (!request.is_multipart_form_data())
     throw ApiError(400, "invalid_request", "the body must be multipart/form-data");
   auto& spec = job.spec;
-  spec.prompt = form_text(request, "prompt", kMaxPromptLength).value_or("");
-  if (spec.prompt.empty()) throw bad_parameter("prompt", "prompt is required");
+  read_form_fields(request, openai_edit_fields(), spec);
   const auto image = form_image(request, "image");
   if (!image) throw bad_parameter("image", "image is required (a PNG, JPEG or WebP file)");
   const auto mask_upload = form_image(request, "mask");
   Size size{snapped_side(image->image.width), snapped_side(image->image.height)};
-  if (const auto text = form_text(request, "size", 20)) size = parse_size(*text);
-  spec.model = model_for(api, form_text(request, "model", 200));
-  spec.samples = static_cast<int>(form_integer(request, "n", 1, kMaxImages).value_or(1));
+  if (const auto text = form_text(request, "size", kMaxSizeText)) size = parse_size(*text);
+  spec.model = model_for(api, form_text(request, "model", field_limits::kMaxModelName));
   const auto format = parse_response_format(form_text(request, "response_format", 20));
-  spec.format = parse_output_format(form_text(request, "output_format", 20));
-  spec.negative_prompt = form_text(request, "negative_prompt", kMaxPromptLength).value_or("");
-  spec.seed = form_integer(request, "seed", -1, kMaxSeed).value_or(-1);
-  spec.steps = static_cast<int>(form_integer(request, "steps", 1, 150).value_or(0));
-  spec.cfg = form_number(request, "guidance_scale", 0, 50).value_or(-1);
-  spec.sampler = form_text(request, "sampler", 100).value_or("");
-  // Inpainting repaints the masked area from scratch unless asked to keep some of it.
-  spec.strength = form_number(request, "strength", 0.01, 1).value_or(1.0);
   const io::Image mask = openai_edit_mask(*image, mask_upload);
-  spec.width = size.width;
-  spec.height = size.height;
+  spec.params.width = size.width;
+  spec.params.height = size.height;
   spec.init_image_path = save_sized_input(api, image->image, size, "image");
   spec.mask_path = save_sized_input(api, mask, size, "mask");
   const auto images = generate_now(api, job);
-  send_json(response, images_response(api, request, images, format, spec.prompt));
+  send_json(response, images_response(api, request, images, format, *spec.params.prompt));
 }
 
 int64_t modified_seconds(const std::string& path) {
@@ -227,7 +177,72 @@ nlohmann::json model_object(const service::ModelInfo& model) {
           {"owned_by", "diffusiond"}};
 }
 
+// The rows both OpenAI endpoints share; `model`, `size` and `response_format` are read by the
+// handlers (OpenAI's own model names and "WxH" sizes need translating).
+Fields openai_common_fields() {
+  return {
+      prompt_field("prompt"),
+      {.name = "model",
+       .type = FieldType::String,
+       .target = {},
+       .doc = "Model id or alias; OpenAI's own model names mean the server's default model",
+       .max = field_limits::kMaxModelName},
+      samples_field("n"),
+      {.name = "size",
+       .type = FieldType::String,
+       .target = {},
+       .doc = "\"WIDTHxHEIGHT\", sides multiples of 8 within 64..1024 (default: the model's)",
+       .max = kMaxSizeText},
+      {.name = "response_format",
+       .type = FieldType::String,
+       .target = {},
+       .doc = "url (default; the image is published) or b64_json",
+       .max = 20},
+      format_field("output_format"),
+      negative_prompt_field("negative_prompt"),
+      seed_field("seed"),
+      steps_field("steps", 150),
+      cfg_field("guidance_scale", 0, pipeline::limits::kMaxCfg),
+      sampler_field("sampler"),
+      clip_skip_field("clip_skip"),
+  };
+}
+
 }  // namespace
+
+const Fields& openai_generation_fields() {
+  static const Fields fields = [] {
+    Fields f = openai_common_fields();
+    f.push_back({.name = "user",
+                 .type = FieldType::String,
+                 .target = {},
+                 .doc = "Accepted for compatibility (only its type is checked)",
+                 .max = 500});
+    add_micro_fields(f, FieldCase::Snake);
+    return f;
+  }();
+  return fields;
+}
+
+const Fields& openai_edit_fields() {
+  static const Fields fields = [] {
+    Fields f = {{.name = "image",
+                 .type = FieldType::File,
+                 .target = {},
+                 .doc = "The picture to edit (PNG, JPEG or WebP); transparent = repaint",
+                 .required = true},
+                {.name = "mask",
+                 .type = FieldType::File,
+                 .target = {},
+                 .doc = "PNG whose transparent pixels mark where to edit"}};
+    for (auto& field : openai_common_fields()) f.push_back(std::move(field));
+    auto strength = strength_field("strength");
+    strength.dialect_default = 1.0;  // an edit repaints the masked area from scratch by default
+    f.push_back(strength);
+    return f;
+  }();
+  return fields;
+}
 
 void add_openai_api(httplib::Server& server, Api& api) {
   constexpr auto openai = ErrorStyle::OpenAI;

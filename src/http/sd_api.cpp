@@ -1,10 +1,9 @@
 // The synchronous bytes API (seed 001, API.md section 2): POST /sd answers with the image bytes;
 // GET /models, /samplers and /loras list what a request may name.
 #include "http/api.h"
+#include "http/dialect_fields.h"
 #include "http/json_body.h"
-#include "http/micro_conditioning_fields.h"
 #include "http/sync_generation.h"
-#include "io/image_codec.h"
 #include "pipeline/sampler_names.h"
 
 namespace dd::http {
@@ -12,6 +11,9 @@ namespace dd::http {
 namespace {
 
 constexpr int kMaxLoras = 5;
+constexpr int kMaxToken = 200;
+// Seed 001's own defaults: 30 steps (below a model's own), CFG scale 7 (the engine's too).
+constexpr int kSeedDocumentSteps = 30;
 
 std::vector<service::LoraRef> sd_loras(const JsonBody& body) {
   std::vector<service::LoraRef> loras;
@@ -31,27 +33,10 @@ std::vector<service::LoraRef> sd_loras(const JsonBody& body) {
 void generate_bytes(Api& api, const httplib::Request& request, httplib::Response& response) {
   const JsonBody body(request.body);
   service::NewJob job;
-  job.account_id = api.account(request, body.string("token", 200).value_or(""));
+  job.account_id = api.account(request, body.string("token", kMaxToken).value_or(""));
   job.dialect = "sd";
-  auto& spec = job.spec;
-  spec.prompt = body.required_string("prompt");
-  spec.model = body.string("model", 200).value_or("");
-  spec.negative_prompt = body.string("negative_prompt").value_or("");
-  spec.sampler = body.string("sampler", 100).value_or("");
-  spec.steps = static_cast<int>(body.integer("steps", 1, 30).value_or(0));
-  spec.width = body.image_side("width");
-  spec.height = body.image_side("height");
-  spec.cfg = body.number("cfg_scale", 1, 30).value_or(-1);
-  spec.seed = body.integer("seed", -1, 4294967295LL).value_or(-1);
-  if (auto format = body.string("format", 20)) {
-    try {
-      spec.format = io::canonical_image_format(*format, "format");
-    } catch (const Error& e) {
-      throw bad_parameter("format", e.what());
-    }
-  }
-  spec.loras = sd_loras(body);
-  read_micro_conditioning(body, FieldCase::Snake, spec);
+  read_fields(body, sd_fields(), job.spec);
+  job.spec.loras = sd_loras(body);
   const auto images = generate_now(api, job);
   const auto& image = images.at(0);
   response.set_header("X-Seed", std::to_string(image.seed));
@@ -70,6 +55,36 @@ nlohmann::json model_names(Api& api) {
 
 }  // namespace
 
+const Fields& sd_fields() {
+  static const Fields fields = [] {
+    Fields f = {
+        {.name = "token",
+         .type = FieldType::String,
+         .target = {},
+         .doc = "The API key, when not sent as a header",
+         .max = kMaxToken},
+        model_field("model"),
+        prompt_field("prompt"),
+        negative_prompt_field("negative_prompt"),
+        sampler_field("sampler"),
+        steps_field("steps", 30, kSeedDocumentSteps),
+        side_field("width"),
+        side_field("height"),
+        cfg_field("cfg_scale", 1, 30),
+        {.name = "loras",
+         .type = FieldType::Object,
+         .target = {},
+         .doc = "{\"name\": weight}, at most 5, names from GET /loras"},
+        seed_field("seed"),
+        format_field("format"),
+        clip_skip_field("clip_skip"),
+    };
+    add_micro_fields(f, FieldCase::Snake);
+    return f;
+  }();
+  return fields;
+}
+
 void add_sd_api(httplib::Server& server, Api& api) {
   server.Post("/sd",
               guarded([&api](const auto& req, auto& res) { generate_bytes(api, req, res); }));
@@ -80,9 +95,8 @@ void add_sd_api(httplib::Server& server, Api& api) {
   server.Get("/samplers", guarded([&api](const auto& req, auto& res) {
                api.account(req);
                nlohmann::json names = nlohmann::json::array();
-               for (const auto& name : pipeline::accepted_sampler_names())
-                 if (pipeline::canonical_sampler_name(name) != name)
-                   names.push_back(name);  // display names
+               for (const auto& row : sampling::sampler_catalogue())
+                 names.push_back(row.display_name);
                send_json(res, names);
              }));
   server.Get("/loras", guarded([&api](const auto& req, auto& res) {

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "http/api.h"
+#include "http/dialect_fields.h"
 
 namespace dd::http {
 
@@ -88,90 +89,64 @@ nlohmann::json readiness(service::Service& service) {
 
 // ---- /openapi.json --------------------------------------------------------------------------
 
-// One row per endpoint. `fields`: the request body's fields as "name:type", "*" marking the
-// required ones; type "file" makes the body multipart/form-data. `returns`: json | image | text.
+// One row per endpoint. `fields`: the dialect's field table (http/dialect_fields.h), or nullptr
+// for a route without a body. `returns`: json | image | text.
 struct RouteDoc {
   const char* method;
   const char* path;  // OpenAPI template: {id} parameters
   const char* tag;
   const char* summary;
-  const char* fields;
+  const Fields& (*fields)();
   const char* returns;
   bool needs_key;
 };
 
-// SDXL micro-conditioning extension fields (http/micro_conditioning_fields.h).
-#define SDXL_MICRO_FIELDS                                                                       \
-  " original_size:pair crops_coords_top_left:pair target_size:pair negative_original_size:pair" \
-  " negative_crops_coords_top_left:pair negative_target_size:pair"
-
 constexpr RouteDoc kRoutes[] = {
-    {"post", "/v0/api/images", "jobs", "Queue an image job",
-     "prompt*:string negativePrompt:string width:integer height:integer samples:integer "
-     "seed:integer guidanceScale:number webhookUrl:string webhookId:string model:string "
-     "steps:integer sampler:string"
-     " originalSize:pair cropsCoordsTopLeft:pair targetSize:pair negativeOriginalSize:pair"
-     " negativeCropsCoordsTopLeft:pair negativeTargetSize:pair",
+    {"post", "/v0/api/images", "jobs", "Queue an image job", jobs_image_fields, "json", true},
+    {"get", "/v0/api/jobs/{id}", "jobs", "A job with its status history and output files", nullptr,
      "json", true},
-    {"get", "/v0/api/jobs/{id}", "jobs", "A job with its status history and output files", "",
-     "json", true},
-    {"post", "/v0/api/jobs/{id}/cancel", "jobs", "Cancel a queued or running job", "", "json",
+    {"post", "/v0/api/jobs/{id}/cancel", "jobs", "Cancel a queued or running job", nullptr, "json",
      true},
-    {"post", "/v0/api/characters", "jobs", "Register a LoRA as a character",
-     "name*:string class*:string triggerWord*:string lora*:string", "json", true},
-    {"get", "/v0/api/characters", "jobs", "List characters", "", "json", true},
-    {"get", "/v0/api/characters/{id}", "jobs", "A character", "", "json", true},
-    {"delete", "/v0/api/characters/{id}", "jobs", "Delete a character", "", "json", true},
-    {"post", "/sd", "sd", "Generate and answer with the image bytes",
-     "token:string model:string prompt*:string negative_prompt:string sampler:string "
-     "steps:integer width:integer height:integer cfg_scale:number loras:object seed:integer "
-     "format:string" SDXL_MICRO_FIELDS,
-     "image", true},
-    {"get", "/models", "sd", "Models that can be named", "", "json", true},
-    {"get", "/samplers", "sd", "Samplers that can be named", "", "json", true},
-    {"get", "/loras", "sd", "LoRAs that can be named", "", "json", true},
+    {"post", "/v0/api/characters", "jobs", "Register a LoRA as a character", jobs_character_fields,
+     "json", true},
+    {"get", "/v0/api/characters", "jobs", "List characters", nullptr, "json", true},
+    {"get", "/v0/api/characters/{id}", "jobs", "A character", nullptr, "json", true},
+    {"delete", "/v0/api/characters/{id}", "jobs", "Delete a character", nullptr, "json", true},
+    {"post", "/sd", "sd", "Generate and answer with the image bytes", sd_fields, "image", true},
+    {"get", "/models", "sd", "Models that can be named", nullptr, "json", true},
+    {"get", "/samplers", "sd", "Samplers that can be named", nullptr, "json", true},
+    {"get", "/loras", "sd", "LoRAs that can be named", nullptr, "json", true},
     {"post", "/api/v1/images/generation", "generation",
-     "Generate base64 images (text-to-image, image-to-image, inpainting)",
-     "model:string prompt*:string num_steps:integer guidance_scale:number width:integer "
-     "height:integer negative_prompt:string seed:integer n:integer sampler:string image:string "
-     "mask:string strength:number" SDXL_MICRO_FIELDS,
+     "Generate base64 images (text-to-image, image-to-image, inpainting)", generation_fields,
      "json", true},
-    {"post", "/v1/images/imagine", "images", "Generate an image object",
-     "name*:string prompt*:string negative_prompt:string seed:integer model:string "
-     "format:string" SDXL_MICRO_FIELDS,
-     "json", true},
-    {"get", "/v1/images", "images", "List image objects, newest first (limit, offset|page, name)",
-     "", "json", true},
-    {"get", "/v1/images/{id}", "images", "An image object", "", "json", true},
-    {"delete", "/v1/images/{id}", "images", "Delete an image", "", "json", true},
-    {"get", "/v1/images/{id}/content", "images", "The image bytes", "", "image", true},
-    {"post", "/v1/images/{id}/publish", "images", "Give the image a public address", "", "json",
+    {"post", "/v1/images/imagine", "images", "Generate an image object", imagine_fields, "json",
      true},
-    {"post", "/v1/images/{id}/unpublish", "images", "Withdraw the public address", "", "json",
+    {"get", "/v1/images", "images", "List image objects, newest first (limit, offset|page, name)",
+     nullptr, "json", true},
+    {"get", "/v1/images/{id}", "images", "An image object", nullptr, "json", true},
+    {"delete", "/v1/images/{id}", "images", "Delete an image", nullptr, "json", true},
+    {"get", "/v1/images/{id}/content", "images", "The image bytes", nullptr, "image", true},
+    {"post", "/v1/images/{id}/publish", "images", "Give the image a public address", nullptr,
+     "json", true},
+    {"post", "/v1/images/{id}/unpublish", "images", "Withdraw the public address", nullptr, "json",
      true},
     {"post", "/v1/images/{id}/transform", "images", "A new image: converted and/or resized",
-     "format:string width:integer height:integer quality:integer", "json", true},
-    {"get", "/public/images/{token}", "images", "A published image's bytes (no key)", "", "image",
-     false},
-    {"post", "/v1/images/generations", "openai", "OpenAI: create images",
-     "prompt*:string model:string n:integer size:string response_format:string user:string "
-     "output_format:string negative_prompt:string seed:integer steps:integer "
-     "guidance_scale:number sampler:string" SDXL_MICRO_FIELDS,
+     transform_fields, "json", true},
+    {"get", "/public/images/{token}", "images", "A published image's bytes (no key)", nullptr,
+     "image", false},
+    {"post", "/v1/images/generations", "openai", "OpenAI: create images", openai_generation_fields,
      "json", true},
     {"post", "/v1/images/edits", "openai",
      "OpenAI: edit an image where the mask (or, without one, the image) is transparent",
-     "image*:file mask:file prompt*:string model:string n:integer size:string "
-     "response_format:string output_format:string negative_prompt:string seed:integer "
-     "steps:integer guidance_scale:number sampler:string strength:number",
-     "json", true},
-    {"get", "/v1/models", "openai", "OpenAI: list models", "", "json", true},
-    {"get", "/v1/models/{id}", "openai", "OpenAI: a model", "", "json", true},
-    {"get", "/files/{jobId}/{name}", "service", "An output image of a job", "", "image", true},
-    {"get", "/health", "service", "Liveness", "", "json", false},
-    {"get", "/ready", "service", "Readiness: a model can serve and the queue has room", "", "json",
-     false},
-    {"get", "/metrics", "service", "Prometheus metrics", "", "text", false},
-    {"get", "/openapi.json", "service", "This document", "", "json", false},
+     openai_edit_fields, "json", true},
+    {"get", "/v1/models", "openai", "OpenAI: list models", nullptr, "json", true},
+    {"get", "/v1/models/{id}", "openai", "OpenAI: a model", nullptr, "json", true},
+    {"get", "/files/{jobId}/{name}", "service", "An output image of a job", nullptr, "image", true},
+    {"get", "/health", "service", "Liveness", nullptr, "json", false},
+    {"get", "/ready", "service", "Readiness: a model can serve and the queue has room", nullptr,
+     "json", false},
+    {"get", "/metrics", "service", "Prometheus metrics", nullptr, "text", false},
+    {"get", "/openapi.json", "service", "This document", nullptr, "json", false},
 };
 
 nlohmann::json path_parameters(const std::string& path) {
@@ -184,34 +159,6 @@ nlohmann::json path_parameters(const std::string& path) {
                           {"schema", {{"type", "string"}}}});
   }
   return parameters;
-}
-
-nlohmann::json request_body(const std::string& fields) {
-  nlohmann::json properties = nlohmann::json::object();
-  nlohmann::json required = nlohmann::json::array();
-  bool multipart = false;
-  std::istringstream words(fields);
-  for (std::string word; words >> word;) {
-    const size_t colon = word.find(':');
-    std::string name = word.substr(0, colon);
-    const std::string type = word.substr(colon + 1);
-    if (name.back() == '*') {
-      name.pop_back();
-      required.push_back(name);
-    }
-    multipart = multipart || type == "file";
-    if (type == "file")
-      properties[name] = {{"type", "string"}, {"format", "binary"}};
-    else if (type == "pair")  // [height, width] or [top, left]
-      properties[name] = {
-          {"type", "array"}, {"items", {{"type", "integer"}}}, {"minItems", 2}, {"maxItems", 2}};
-    else
-      properties[name] = {{"type", type}};
-  }
-  nlohmann::json schema = {{"type", "object"}, {"properties", properties}};
-  if (!required.empty()) schema["required"] = required;
-  const char* media = multipart ? "multipart/form-data" : "application/json";
-  return {{"required", true}, {"content", {{media, {{"schema", schema}}}}}};
 }
 
 nlohmann::json responses(const std::string& returns) {
@@ -239,7 +186,7 @@ nlohmann::json openapi_document() {
         {"tags", {route.tag}}, {"summary", route.summary}, {"responses", responses(route.returns)}};
     const auto parameters = path_parameters(route.path);
     if (!parameters.empty()) operation["parameters"] = parameters;
-    if (*route.fields) operation["requestBody"] = request_body(route.fields);
+    if (route.fields) operation["requestBody"] = openapi_request_body(route.fields());
     if (!route.needs_key) operation["security"] = nlohmann::json::array();
     paths[route.path][route.method] = operation;
   }

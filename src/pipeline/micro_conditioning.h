@@ -14,6 +14,7 @@ struct MicroConditioning {
   std::optional<std::array<int, 2>> target_size;    // (height, width)
 
   bool empty() const { return !original_size && !crop_top_left && !target_size; }
+  bool operator==(const MicroConditioning&) const = default;
 };
 
 }  // namespace dd::pipeline

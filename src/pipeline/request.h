@@ -1,5 +1,7 @@
 #pragma once
-// The one request type every front end (CLI, HTTP dialects, conformance) translates into.
+// What the engine runs: every parameter with its value (pipeline/resolve.h makes one from a
+// caller's GenerationParams). The initial values of the members below are the engine's
+// defaults, declared here and nowhere else (resolve.h's engine_defaults() reads them).
 #include <torch/torch.h>
 
 #include <array>
@@ -23,7 +25,7 @@ struct GenerationRequest {
   int width = 0;  // 0: the model's default size
   int height = 0;
   int steps = 20;
-  double cfg = 7.5;  // classifier-free guidance; <= 1 disables the unconditional pass
+  double cfg = 7.0;  // classifier-free guidance; <= 1 disables the unconditional pass
   std::string sampler = "euler_a";  // see sampling::Sampler::names()
   std::string spacing;              // leading | linspace | trailing; "" = the sampler's default
   uint64_t seed = 0;                // image i uses seed + i
@@ -66,7 +68,8 @@ struct GenerationResult {
   std::vector<uint64_t> seeds;
 };
 
-// Checks every field against the model before any work; a bad value is a dd::Error naming it.
+// Checks every field against the engine's limits and the model before any work; a bad value is
+// an InvalidParameter naming it.
 void validate_request(const GenerationRequest& request, bool inpainting_model);
 
 }  // namespace dd::pipeline

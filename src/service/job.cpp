@@ -86,36 +86,35 @@ LoraRef lora_from_json(const nlohmann::json& json, size_t index) {
   return lora;
 }
 
-using Pair = std::optional<std::array<int, 2>>;
-
-nlohmann::json pair_to_json(const Pair& pair) {
-  return pair ? nlohmann::json::array({(*pair)[0], (*pair)[1]}) : nlohmann::json();
-}
-
-nlohmann::json micro_to_json(const pipeline::MicroConditioning& micro) {
-  return {{"original_size", pair_to_json(micro.original_size)},
-          {"crop_top_left", pair_to_json(micro.crop_top_left)},
-          {"target_size", pair_to_json(micro.target_size)}};
-}
-
-pipeline::MicroConditioning micro_from_json(const nlohmann::json* json, const std::string& where) {
-  pipeline::MicroConditioning micro;
-  if (!json) return micro;
-  if (!json->is_object()) SpecReader::wrong_type(where, "an object");
-  auto read = [&](const char* key, Pair& out) {
-    auto it = json->find(key);
-    if (it == json->end() || it->is_null()) return;
-    auto small_int = [](const nlohmann::json& v) {
-      return v.is_number_integer() && v.get<int64_t>() >= -1000000 && v.get<int64_t>() <= 1000000;
-    };
-    if (!it->is_array() || it->size() != 2 || !small_int((*it)[0]) || !small_int((*it)[1]))
-      SpecReader::wrong_type(where + "." + key, "two integers");
-    out = std::array<int, 2>{(*it)[0].get<int>(), (*it)[1].get<int>()};
+// A spec stored before GenerationParams (flat fields, "unset" written as 0, -1 or ""): the
+// fields it set, so jobs accepted by an older build still run after an upgrade.
+pipeline::GenerationParams legacy_params(const nlohmann::json& json) {
+  nlohmann::json fields = nlohmann::json::object();
+  auto keep = [&](const char* key, auto&& is_set) {
+    const auto it = json.find(key);
+    if (it != json.end() && !it->is_null() && is_set(*it)) fields[key] = *it;
   };
-  read("original_size", micro.original_size);
-  read("crop_top_left", micro.crop_top_left);
-  read("target_size", micro.target_size);
-  return micro;
+  auto always = [](const nlohmann::json&) { return true; };
+  auto positive = [](const nlohmann::json& v) { return !v.is_number() || v.get<double>() > 0; };
+  auto non_negative = [](const nlohmann::json& v) {
+    return !v.is_number() || v.get<double>() >= 0;
+  };
+  auto non_empty = [](const nlohmann::json& v) {
+    return !v.is_string() || !v.get<std::string>().empty();
+  };
+  for (const char* key : {"prompt", "negative_prompt", "samples", "strength"}) keep(key, always);
+  for (const char* key : {"width", "height", "steps"}) keep(key, positive);
+  for (const char* key : {"cfg", "seed"}) keep(key, non_negative);
+  for (const char* key : {"sampler", "spacing"}) keep(key, non_empty);
+  for (const char* group : {"micro", "negative_micro"}) {
+    const auto it = json.find(group);
+    if (it == json.end() || it->is_null()) continue;
+    if (!it->is_object()) SpecReader::wrong_type(group, "an object");
+    const std::string prefix = std::string(group) == "micro" ? "" : "negative_";
+    for (const char* key : {"original_size", "crop_top_left", "target_size"})
+      if (it->contains(key) && !it->at(key).is_null()) fields[prefix + key] = it->at(key);
+  }
+  return pipeline::GenerationParams::from_json(fields, "job spec: ");
 }
 
 }  // namespace
@@ -146,26 +145,15 @@ nlohmann::json JobSpec::to_json() const {
   nlohmann::json loras_json = nlohmann::json::array();
   for (const auto& lora : loras) loras_json.push_back(lora_to_json(lora));
   return {{"model", model},
-          {"prompt", prompt},
-          {"negative_prompt", negative_prompt},
+          {"params", params.to_json()},
+          {"dialect_defaults", dialect_defaults.to_json()},
           {"conditioned_prompt", conditioned_prompt},
-          {"width", width},
-          {"height", height},
-          {"steps", steps},
-          {"cfg", cfg},
-          {"sampler", sampler},
-          {"spacing", spacing},
-          {"seed", seed},
-          {"samples", samples},
           {"loras", loras_json},
           {"init_image_path", init_image_path},
           {"mask_path", mask_path},
-          {"strength", strength},
           {"format", format},
           {"quality", quality},
-          {"image_name", image_name},
-          {"micro", micro_to_json(micro)},
-          {"negative_micro", micro_to_json(negative_micro)}};
+          {"image_name", image_name}};
 }
 
 JobSpec JobSpec::from_json(const nlohmann::json& json) {
@@ -173,29 +161,23 @@ JobSpec JobSpec::from_json(const nlohmann::json& json) {
   JobSpec spec;
   SpecReader reader(json);
   reader.text("model", spec.model);
-  reader.text("prompt", spec.prompt);
-  reader.text("negative_prompt", spec.negative_prompt);
+  if (const auto* params = reader.find("params"))
+    spec.params = pipeline::GenerationParams::from_json(*params, "job spec: params: ");
+  else
+    spec.params = legacy_params(json);
+  if (const auto* defaults = reader.find("dialect_defaults"))
+    spec.dialect_defaults =
+        pipeline::GenerationParams::from_json(*defaults, "job spec: dialect_defaults: ");
   reader.text("conditioned_prompt", spec.conditioned_prompt);
-  reader.integer("width", spec.width);
-  reader.integer("height", spec.height);
-  reader.integer("steps", spec.steps);
-  reader.number("cfg", spec.cfg);
-  reader.text("sampler", spec.sampler);
-  reader.text("spacing", spec.spacing);
-  reader.integer("seed", spec.seed);
-  reader.integer("samples", spec.samples);
   if (const auto* loras = reader.find("loras")) {
     if (!loras->is_array()) SpecReader::wrong_type("loras", "an array");
     for (size_t i = 0; i < loras->size(); ++i) spec.loras.push_back(lora_from_json((*loras)[i], i));
   }
   reader.text("init_image_path", spec.init_image_path);
   reader.text("mask_path", spec.mask_path);
-  reader.number("strength", spec.strength);
   reader.text("format", spec.format);
   reader.integer("quality", spec.quality);
   reader.text("image_name", spec.image_name);
-  spec.micro = micro_from_json(reader.find("micro"), "micro");
-  spec.negative_micro = micro_from_json(reader.find("negative_micro"), "negative_micro");
   return spec;
 }
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/micro_conditioning.h"
+#include "pipeline/generation_params.h"
 
 namespace dd::service {
 
@@ -28,26 +28,18 @@ struct LoraRef {
 // Everything the worker needs to run a job; stored as JSON.
 struct JobSpec {
   std::string model;  // model id or alias; "" = the server's default model
-  std::string prompt;
-  std::string negative_prompt;
+  // As the request gave them; once the job runs, resolved (every field set, the seed chosen),
+  // so the stored job says exactly what ran and runs the same again after a restart.
+  pipeline::GenerationParams params;
+  // The dialect's own defaults where its seed document fixes one (below the model's).
+  pipeline::GenerationParams dialect_defaults;
   std::string conditioned_prompt;  // prompt after character references were replaced
-  int width = 0;                   // 0 = the model's default
-  int height = 0;
-  int steps = 0;        // 0 = the model's default
-  double cfg = -1;      // < 0 = the model's default
-  std::string sampler;  // "" = the model's default
-  std::string spacing;
-  int64_t seed = -1;  // -1 = random (the chosen seed is stored back before running)
-  int samples = 1;
   std::vector<LoraRef> loras;
   std::string init_image_path;  // img2img / inpainting input files (under the data dir)
   std::string mask_path;
-  double strength = 0.75;
-  std::string format = "png";         // png | jpeg | webp
-  int quality = 90;                   // jpeg / webp
-  std::string image_name;             // name of the image records; "" = the output file's name
-  pipeline::MicroConditioning micro;  // SDXL only
-  pipeline::MicroConditioning negative_micro;
+  std::string format = "png";  // png | jpeg | webp
+  int quality = 90;            // jpeg / webp
+  std::string image_name;      // name of the image records; "" = the output file's name
 
   nlohmann::json to_json() const;
   static JobSpec from_json(const nlohmann::json& json);

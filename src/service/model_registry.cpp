@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <set>
 
-#include "pipeline/sampler_names.h"
+#include "service/model_sidecar.h"
 #include "util/error.h"
 
 namespace dd::service {
@@ -24,111 +22,6 @@ std::string lower(std::string text) {
 
 bool iequals(const std::string& a, const std::string& b) { return lower(a) == lower(b); }
 
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path.filename().string() + ": cannot open");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(path.filename().string() + ": invalid JSON (" + e.what() + ")");
-  }
-}
-
-int int_field(const json& object, const char* key, int min, int max, const std::string& where) {
-  const auto& value = object.at(key);
-  if (!value.is_number_integer() || value.get<int64_t>() < min || value.get<int64_t>() > max)
-    throw Error(where + key + " must be an integer between " + std::to_string(min) + " and " +
-                std::to_string(max));
-  return value.get<int>();
-}
-
-std::string string_field(const json& object, const char* key, const std::string& where) {
-  const auto& value = object.at(key);
-  if (!value.is_string()) throw Error(where + key + " must be a string");
-  return value.get<std::string>();
-}
-
-void reject_unknown_keys(const json& object, const std::set<std::string>& known,
-                         const std::string& where) {
-  for (const auto& item : object.items())
-    if (!known.count(item.key())) throw Error(where + "unknown field '" + item.key() + "'");
-}
-
-void read_defaults(const json& defaults, ModelDefaults& out, const std::string& file) {
-  const std::string where = file + ": defaults.";
-  if (!defaults.is_object()) throw Error(file + ": defaults must be an object");
-  reject_unknown_keys(defaults, {"steps", "cfg", "sampler", "spacing", "width", "height"}, where);
-  if (defaults.contains("steps")) out.steps = int_field(defaults, "steps", 1, 500, where);
-  if (defaults.contains("cfg")) {
-    const auto& cfg = defaults.at("cfg");
-    if (!cfg.is_number() || cfg.get<double>() < 0 || cfg.get<double>() > 50)
-      throw Error(where + "cfg must be a number between 0 and 50");
-    out.cfg = cfg.get<double>();
-  }
-  if (defaults.contains("sampler")) {
-    try {
-      out.sampler = pipeline::canonical_sampler_name(string_field(defaults, "sampler", where));
-    } catch (const Error& e) {
-      throw Error(where + "sampler: " + e.what());
-    }
-  }
-  if (defaults.contains("spacing")) {
-    out.spacing = string_field(defaults, "spacing", where);
-    if (out.spacing != "leading" && out.spacing != "linspace" && out.spacing != "trailing")
-      throw Error(where + "spacing must be leading, linspace or trailing");
-  }
-  for (const char* side : {"width", "height"}) {
-    if (!defaults.contains(side)) continue;
-    const int value = int_field(defaults, side, 64, 4096, where);
-    if (value % 8 != 0) throw Error(where + side + " must be a multiple of 8");
-    (std::string(side) == "width" ? out.width : out.height) = value;
-  }
-}
-
-// A sidecar path names a file relative to the models directory; it may not leave it.
-std::string inside_models_dir(const fs::path& dir, const std::string& relative,
-                              const std::string& what) {
-  const fs::path path = (dir / relative).lexically_normal();
-  const auto rel = path.lexically_relative(dir.lexically_normal());
-  if (relative.empty() || rel.empty() || *rel.begin() == "..")
-    throw Error(what + " must be a path inside the models directory");
-  if (!fs::exists(path)) throw Error(what + " '" + relative + "' does not exist");
-  return path.string();
-}
-
-// Applies NAME.json beside a model to its info; a dd::Error says what is wrong with it.
-void apply_sidecar(const fs::path& dir, const fs::path& file, ModelInfo& info) {
-  const std::string name = file.filename().string();
-  const json sidecar = read_json(file);
-  if (!sidecar.is_object()) throw Error(name + ": must be a JSON object");
-  reject_unknown_keys(
-      sidecar, {"aliases", "defaults", "config", "tokenizer", "description", "fast"}, name + ": ");
-  if (sidecar.contains("fast")) {
-    if (!sidecar.at("fast").is_boolean()) throw Error(name + ": fast must be true or false");
-    info.fast = sidecar.at("fast").get<bool>();
-    info.defaults = info.fast ? fast_model_defaults() : ModelDefaults{};
-  }
-  if (sidecar.contains("aliases")) {
-    const auto& aliases = sidecar.at("aliases");
-    if (!aliases.is_array()) throw Error(name + ": aliases must be an array of strings");
-    for (const auto& alias : aliases) {
-      if (!alias.is_string() || alias.get<std::string>().empty() ||
-          alias.get<std::string>().size() > 200)
-        throw Error(name + ": every alias must be a non-empty string of at most 200 characters");
-      info.aliases.push_back(alias.get<std::string>());
-    }
-  }
-  if (sidecar.contains("defaults")) read_defaults(sidecar.at("defaults"), info.defaults, name);
-  if (sidecar.contains("description"))
-    info.description = string_field(sidecar, "description", name + ": ");
-  if (sidecar.contains("config"))
-    info.config_json =
-        inside_models_dir(dir, string_field(sidecar, "config", name + ": "), name + ": config");
-  if (sidecar.contains("tokenizer"))
-    info.tokenizer_dir = inside_models_dir(dir, string_field(sidecar, "tokenizer", name + ": "),
-                                           name + ": tokenizer");
-}
-
 // The family a model will have once loaded, when its files say so without loading weights.
 std::string guess_family(const ModelInfo& info) {
   try {
@@ -138,15 +31,15 @@ std::string guess_family(const ModelInfo& info) {
       const fs::path beside = path.parent_path() / (path.stem().string() + ".arch.json");
       if (fs::exists(beside)) arch = beside.string();
     }
-    if (!arch.empty()) return read_json(arch).value("family", "");
+    if (!arch.empty()) return read_json_file(arch).value("family", "");
     if (!fs::is_directory(path) || !fs::exists(path / "model_index.json")) return "";
     const std::string pipeline_class =
-        read_json(path / "model_index.json").value("_class_name", "");
+        read_json_file(path / "model_index.json").value("_class_name", "");
     if (pipeline_class.find("XL") != std::string::npos) return "sdxl";
     if (pipeline_class.find("Inpaint") != std::string::npos) return "sd1-inpaint";
     // SD 2.x: OpenCLIP text encoder with linear projections in the UNet's transformers.
     const bool linear =
-        read_json(path / "unet" / "config.json").value("use_linear_projection", false);
+        read_json_file(path / "unet" / "config.json").value("use_linear_projection", false);
     return linear ? "sd2" : "sd1";
   } catch (const std::exception&) {
     return "";  // the load will say what is wrong
@@ -171,11 +64,17 @@ std::string loaded_family(const pipeline::DiffusionModel& model) {
   return model.is_inpainting_model() ? family + "-inpaint" : family;
 }
 
-// Few-step distilled SDXL releases (SDXL-Lightning, SDXL-Turbo) are named so; without a sidecar
-// saying otherwise they get the few-step defaults and count as the server's fast model.
-bool named_like_a_fast_model(const std::string& id) {
-  const std::string name = lower(id);
-  return name.find("lightning") != std::string::npos || name.find("turbo") != std::string::npos;
+// A sidecar's `fast` replaces the defaults the model's name implied; its `defaults` go on top.
+void apply_sidecar(const Sidecar& sidecar, ModelInfo& info) {
+  if (sidecar.fast) {
+    info.fast = *sidecar.fast;
+    info.defaults = info.fast ? fast_model_defaults() : pipeline::GenerationParams{};
+  }
+  info.defaults = sidecar.defaults.over(info.defaults);
+  info.aliases = sidecar.aliases;
+  info.description = sidecar.description;
+  info.config_json = sidecar.config_json;
+  info.tokenizer_dir = sidecar.tokenizer_dir;
 }
 
 // Every model in the directory, keyed by id; a diffusers folder wins over a single file of the
@@ -202,14 +101,14 @@ std::map<std::string, ModelInfo> scan_models(const fs::path& dir) {
     found[info.id] = info;
   }
   for (auto& [id, info] : found) {
-    const fs::path sidecar = dir / (id + ".json");
-    if (!fs::exists(sidecar)) continue;
+    const fs::path file = dir / (id + ".json");
+    if (!fs::exists(file)) continue;
     try {
-      apply_sidecar(dir, sidecar, info);
+      apply_sidecar(read_sidecar(dir, file), info);
     } catch (const Error& e) {
       info.error = e.what();
     } catch (const std::exception& e) {
-      info.error = sidecar.filename().string() + ": " + e.what();
+      info.error = file.filename().string() + ": " + e.what();
     }
   }
   return found;
@@ -229,15 +128,6 @@ void check_alias_conflicts(std::map<std::string, ModelInfo>& found) {
 }
 
 }  // namespace
-
-ModelDefaults fast_model_defaults() {
-  ModelDefaults defaults;
-  defaults.steps = 4;
-  defaults.cfg = 1.0;
-  defaults.sampler = "euler";
-  defaults.spacing = "trailing";
-  return defaults;
-}
 
 ModelRegistry::ModelRegistry(std::string models_dir, size_t memory_budget_bytes,
                              torch::ScalarType dtype, std::string default_model,

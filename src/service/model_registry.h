@@ -2,11 +2,8 @@
 // The models a server can run: every single-file `*.safetensors` checkpoint and every diffusers
 // folder (one with unet/config.json) in the models directory, named by file or folder name
 // without extension. An optional sidecar `NAME.json` beside a model gives aliases, per-model
-// defaults, an architecture file, a tokenizer folder, a description and the `fast` flag:
-//
-//   {"aliases": ["sdxl-base"], "defaults": {"steps": 4, "cfg": 1, "sampler": "euler",
-//    "spacing": "trailing", "width": 1024, "height": 1024}, "config": "x.arch.json",
-//    "tokenizer": "dir", "description": "...", "fast": true}
+// defaults, an architecture file, a tokenizer folder, a description and the `fast` flag
+// (service/model_sidecar.h).
 //
 // A bad sidecar makes only that model unavailable (listed with the reason). Models load lazily
 // on first use, stay cached, and are unloaded least-recently-used when the parameter bytes of
@@ -22,29 +19,17 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/generation_params.h"
 #include "pipeline/model.h"
 
 namespace dd::service {
 
-// What a job uses when it leaves a field unset. width/height 0 = the model's native size.
-struct ModelDefaults {
-  int steps = 20;
-  double cfg = 7.0;
-  std::string sampler = "euler_a";  // an engine name (pipeline::canonical_sampler_name)
-  std::string spacing;              // "" = the sampler's own
-  int width = 0;
-  int height = 0;
-};
-
-// Lightning/Turbo-class defaults (a sidecar's `"fast": true`): 4 steps, no CFG, trailing Euler.
-ModelDefaults fast_model_defaults();
-
 struct ModelInfo {
   std::string id;
   std::vector<std::string> aliases;
-  std::string path;  // the .safetensors file or the diffusers folder
-  ModelDefaults defaults;
-  std::string family;  // sd1, sd1-inpaint, sd2, sdxl; "" until known (loaded)
+  std::string path;                     // the .safetensors file or the diffusers folder
+  pipeline::GenerationParams defaults;  // the sidecar's (service/model_sidecar.h)
+  std::string family;                   // sd1, sd1-inpaint, sd2, sdxl; "" until known (loaded)
   bool fast = false;
   bool loaded = false;
   std::string error;  // why the model is unavailable ("" = available)

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "pipeline/limits.h"
+#include "pipeline/resolve.h"
 #include "pipeline/sampler_names.h"
 #include "service/webhook_url.h"
 
@@ -105,31 +107,23 @@ void Service::validate(JobSpec& spec) {
   if (!model->error.empty())
     throw InvalidParameter("model", "model '" + spec.model + "' is unavailable: " + model->error);
   spec.model = model->id;
-  if (!spec.sampler.empty()) {
+  if (spec.params.sampler) {
     try {
-      spec.sampler = pipeline::canonical_sampler_name(spec.sampler);
+      spec.params.sampler = pipeline::canonical_sampler_name(*spec.params.sampler);
     } catch (const Error& e) {
       throw InvalidParameter("sampler", e.what());
     }
   }
+  pipeline::validate_params(spec.params);
   for (auto& lora : spec.loras) {
     if (!lora.path.empty()) continue;  // characters come resolved
     const auto path = models_->lora_path(lora.name);
     if (!path) throw InvalidParameter("loras", "unknown LoRA '" + lora.name + "'");
     lora.path = *path;
   }
-  auto check = [](bool ok, const char* param, const std::string& message) {
-    if (!ok) throw InvalidParameter(param, message);
-  };
-  check(spec.width == 0 || (spec.width >= 64 && spec.width <= 2048 && spec.width % 8 == 0), "width",
-        "width must be a multiple of 8 between 64 and 2048");
-  check(spec.height == 0 || (spec.height >= 64 && spec.height <= 2048 && spec.height % 8 == 0),
-        "height", "height must be a multiple of 8 between 64 and 2048");
-  check(spec.steps >= 0 && spec.steps <= 150, "steps", "steps must be between 1 and 150");
-  check(spec.samples >= 1 && spec.samples <= 4, "samples", "samples must be between 1 and 4");
-  check(spec.cfg <= 50, "guidance_scale", "guidance must be at most 50");
-  check(spec.loras.size() <= 8, "loras", "at most 8 LoRAs");
-  check(spec.strength > 0 && spec.strength <= 1, "strength", "strength must be in (0, 1]");
+  if (spec.loras.size() > pipeline::limits::kMaxLoras)
+    throw InvalidParameter("loras",
+                           "at most " + std::to_string(pipeline::limits::kMaxLoras) + " LoRAs");
 }
 
 Job Service::submit(NewJob job) {

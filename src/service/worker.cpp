@@ -2,14 +2,13 @@
 
 #include <chrono>
 #include <iostream>
-#include <random>
 
 #include "io/image_codec.h"
 #include "models/device.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
 #include "pipeline/parameters_text.h"
-#include "pipeline/sampler_names.h"
+#include "pipeline/resolve.h"
 #include "sampling/cancelled.h"
 #include "service/crypto.h"
 #include "util/error.h"
@@ -24,45 +23,28 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The spec with every unset field filled from the model's defaults and a random seed chosen,
-// so the stored job says exactly what ran (and runs the same again after a restart).
-JobSpec resolve_spec(JobSpec spec, const ModelInfo& info, const pipeline::DiffusionModel& model) {
-  const ModelDefaults& defaults = info.defaults;
-  spec.model = info.id;
-  if (spec.steps <= 0) spec.steps = defaults.steps;
-  if (spec.cfg < 0) spec.cfg = defaults.cfg;
-  try {
-    spec.sampler =
-        pipeline::canonical_sampler_name(spec.sampler.empty() ? defaults.sampler : spec.sampler);
-  } catch (const Error& e) {
-    throw InvalidParameter("sampler", e.what());
-  }
-  if (spec.spacing.empty()) spec.spacing = defaults.spacing;
-  if (spec.width <= 0)
-    spec.width = defaults.width > 0 ? defaults.width : model.config().default_width;
-  if (spec.height <= 0)
-    spec.height = defaults.height > 0 ? defaults.height : model.config().default_height;
-  if (spec.seed < 0) spec.seed = std::random_device{}() & 0xffffffffu;
-  return spec;
-}
-
 io::Image read_input_image(const std::string& path, const std::string& what) {
   return io::decode_image(io::read_file_bytes(path), what);
 }
 
-pipeline::GenerationRequest to_request(JobSpec& spec, const ModelRegistry& models) {
-  pipeline::GenerationRequest request;
-  request.prompt = spec.conditioned_prompt.empty() ? spec.prompt : spec.conditioned_prompt;
-  request.negative_prompt = spec.negative_prompt;
-  request.steps = spec.steps;
-  request.cfg = spec.cfg;
-  request.sampler = spec.sampler;
-  request.spacing = spec.spacing;
-  request.seed = static_cast<uint64_t>(spec.seed);
-  request.samples = spec.samples;
-  request.strength = spec.strength;
-  request.micro = spec.micro;
-  request.negative_micro = spec.negative_micro;
+// The spec with its parameters resolved against the model's defaults (pipeline/resolve.h) and
+// the engine request made from them, input images and LoRAs attached. img2img runs at the
+// input's size.
+pipeline::GenerationRequest prepare(JobSpec& spec, const ModelInfo& info,
+                                    const pipeline::DiffusionModel& model,
+                                    const ModelRegistry& models) {
+  spec.model = info.id;
+  io::Image init_image;
+  if (!spec.init_image_path.empty()) {
+    init_image = read_input_image(spec.init_image_path, "init image");
+    spec.params.width = init_image.width;
+    spec.params.height = init_image.height;
+  }
+  spec.params =
+      pipeline::resolve(spec.params, {info.defaults, spec.dialect_defaults,
+                                      model.config().default_width, model.config().default_height});
+  auto request = pipeline::engine_request(spec.params);
+  if (!spec.conditioned_prompt.empty()) request.prompt = spec.conditioned_prompt;
   for (const auto& lora : spec.loras) {
     std::string path = lora.path;
     if (path.empty()) {
@@ -72,16 +54,9 @@ pipeline::GenerationRequest to_request(JobSpec& spec, const ModelRegistry& model
     }
     request.loras.push_back({path, lora.weight});
   }
-  if (!spec.init_image_path.empty()) {
-    const auto image = read_input_image(spec.init_image_path, "init image");
-    request.init_image = pipeline::image_to_tensor(image);
-    spec.width = image.width;  // img2img keeps the input's size
-    spec.height = image.height;
-  }
+  if (!spec.init_image_path.empty()) request.init_image = pipeline::image_to_tensor(init_image);
   if (!spec.mask_path.empty())
     request.mask = pipeline::mask_to_tensor(read_input_image(spec.mask_path, "mask"));
-  request.width = spec.width;
-  request.height = spec.height;
   return request;
 }
 
@@ -159,8 +134,8 @@ std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
   const auto model = models_.acquire(info->id);
   if (jobs_.cancel_requested(job.id)) throw Cancelled();
 
-  JobSpec spec = resolve_spec(job.spec, *info, *model);
-  auto request = to_request(spec, models_);
+  JobSpec spec = job.spec;
+  auto request = prepare(spec, *info, *model, models_);
   const std::string format = io::canonical_image_format(spec.format);
   spec.format = format;
   jobs_.update_spec(job.id, spec);

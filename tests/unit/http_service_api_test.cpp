@@ -20,8 +20,8 @@ service::Job run_job(TestServer& server, const std::string& account) {
   service::NewJob job;
   job.account_id = account;
   job.dialect = "test";
-  job.spec.prompt = "a small house";
-  job.spec.seed = 5;
+  job.spec.params.prompt = "a small house";
+  job.spec.params.seed = 5;
   const auto queued = server.service().submit(job);
   return server.service().wait(queued.id, account, 120'000);
 }
@@ -166,12 +166,32 @@ TEST(HttpServiceApi, OpenApiDocumentDescribesEveryEndpoint) {
       doc["paths"]["/v1/images/imagine"]["post"]["requestBody"]["content"]["application/json"];
   EXPECT_EQ(imagine["schema"]["required"], json({"name", "prompt"}));
   // SDXL micro-conditioning: two integers, snake case here, camel case in the jobs API.
-  const json pair = {
-      {"type", "array"}, {"items", {{"type", "integer"}}}, {"minItems", 2}, {"maxItems", 2}};
-  EXPECT_EQ(imagine["schema"]["properties"]["negative_crops_coords_top_left"], pair);
+  auto expect_pair = [](const json& property) {
+    EXPECT_EQ(property["type"], "array") << property.dump();
+    EXPECT_EQ(property["items"]["type"], "integer") << property.dump();
+    EXPECT_EQ(property["minItems"], 2) << property.dump();
+    EXPECT_EQ(property["maxItems"], 2) << property.dump();
+  };
+  expect_pair(imagine["schema"]["properties"]["negative_crops_coords_top_left"]);
+  expect_pair(doc["paths"]["/v0/api/images"]["post"]["requestBody"]["content"]["application/json"]
+                 ["schema"]["properties"]["originalSize"]);
+  // Every field of a generation endpoint is documented from its table: type, range, doc line.
+  const auto& sd = doc["paths"]["/sd"]["post"]["requestBody"]["content"]["application/json"]
+                      ["schema"]["properties"];
+  EXPECT_EQ(sd["steps"]["maximum"], 30);
+  EXPECT_EQ(sd["steps"]["default"], 30);
+  EXPECT_EQ(sd["clip_skip"]["type"], "integer");
   EXPECT_EQ(doc["paths"]["/v0/api/images"]["post"]["requestBody"]["content"]["application/json"]
-               ["schema"]["properties"]["originalSize"],
-            pair);
+               ["schema"]["properties"]["clipSkip"]["maximum"],
+            12);
+  for (const auto& [path, methods] : doc["paths"].items()) {
+    for (const auto& [method, operation] : methods.items()) {
+      if (!operation.contains("requestBody")) continue;
+      for (const auto& [media, content] : operation["requestBody"]["content"].items())
+        for (const auto& [name, property] : content["schema"]["properties"].items())
+          EXPECT_FALSE(property.value("description", "").empty()) << path << " " << name;
+    }
+  }
   EXPECT_EQ(doc["paths"]["/health"]["get"]["security"], json::array());
 }
 

@@ -58,7 +58,7 @@ TestServer::TestServer(TestServerOptions options) {
   data_dir_ = options.data_dir.empty()
                   ? (fs::temp_directory_path() / ("dd_data_" + service::random_hex(6))).string()
                   : options.data_dir;
-  models_dir_ = tiny_models_dir();
+  models_dir_ = options.models_dir.empty() ? tiny_models_dir() : options.models_dir;
   service::ServiceOptions service_options;
   service_options.data_dir = data_dir_;
   service_options.models_dir = models_dir_;

@@ -16,7 +16,8 @@
 namespace dd::test {
 
 struct TestServerOptions {
-  std::string data_dir;  // "" = a fresh temporary folder
+  std::string data_dir;    // "" = a fresh temporary folder
+  std::string models_dir;  // "" = tiny_models_dir()
   int max_queue = 100;
   bool start_worker = true;
   bool allow_private_webhooks = true;

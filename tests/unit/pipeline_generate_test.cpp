@@ -156,7 +156,7 @@ TEST(Generate, RejectsBadRequestsWithAClearMessage) {
   DD_REQUIRE_FIXTURES();
   auto& model = test::sd15_tiny();
   const std::vector<BadRequest> cases = {
-      {"width", [](auto& r) { r.width = 65; }, "multiples of 8"},
+      {"width", [](auto& r) { r.width = 65; }, "multiple of 8"},
       {"steps", [](auto& r) { r.steps = 0; }, "steps"},
       {"samples", [](auto& r) { r.samples = 9; }, "samples"},
       {"sampler", [](auto& r) { r.sampler = "warp"; }, "unknown sampler"},

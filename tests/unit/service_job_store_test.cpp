@@ -19,7 +19,7 @@ NewJob job_for(const std::string& account, const std::string& prompt) {
   NewJob job;
   job.account_id = account;
   job.dialect = "jobs";
-  job.spec.prompt = prompt;
+  job.spec.params.prompt = prompt;
   return job;
 }
 
@@ -54,7 +54,7 @@ class JobStoreTest : public ::testing::Test {
 
 TEST_F(JobStoreTest, CreateThenGet) {
   auto request = job_for("acct-a", "a cat");
-  request.spec.seed = 42;
+  request.spec.params.seed = 42;
   request.webhook_url = "http://127.0.0.1:9/hook";
   request.webhook_id = "hook-1";
   const Job created = store.create(request);
@@ -69,8 +69,8 @@ TEST_F(JobStoreTest, CreateThenGet) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->account_id, "acct-a");
   EXPECT_EQ(got->dialect, "jobs");
-  EXPECT_EQ(got->spec.prompt, "a cat");
-  EXPECT_EQ(got->spec.seed, 42);
+  EXPECT_EQ(got->spec.params.prompt, "a cat");
+  EXPECT_EQ(got->spec.params.seed, 42);
   EXPECT_EQ(got->webhook_url, "http://127.0.0.1:9/hook");
   EXPECT_EQ(got->webhook_id, "hook-1");
   EXPECT_EQ(got->transaction_id, created.transaction_id);
@@ -234,9 +234,9 @@ TEST_F(JobStoreTest, ListIsNewestFirstAndPaginated) {
 TEST_F(JobStoreTest, UpdateSpecStoresTheChosenSeed) {
   const Job job = store.create(job_for("a", "x"));
   JobSpec spec = job.spec;
-  spec.seed = 987654321;
+  spec.params.seed = 987654321;
   store.update_spec(job.id, spec);
-  EXPECT_EQ(store.get_any(job.id)->spec.seed, 987654321);
+  EXPECT_EQ(store.get_any(job.id)->spec.params.seed, 987654321);
 }
 
 TEST(JobStoreRestartTest, InterruptedJobsRunAgainAfterACrash) {

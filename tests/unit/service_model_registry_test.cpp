@@ -71,7 +71,7 @@ TEST_F(ModelRegistryTest, ListsFilesAndFoldersWithSidecars) {
   EXPECT_EQ(single->family, "sd1");
   EXPECT_FALSE(single->loaded);
   EXPECT_EQ(single->defaults.steps, 3);
-  EXPECT_DOUBLE_EQ(single->defaults.cfg, 5);
+  EXPECT_EQ(single->defaults.cfg, 5.0);
   EXPECT_EQ(single->defaults.sampler, "dpmpp_2m");
   EXPECT_EQ(single->defaults.width, 64);
   EXPECT_EQ(single->defaults.height, 96);
@@ -79,8 +79,8 @@ TEST_F(ModelRegistryTest, ListsFilesAndFoldersWithSidecars) {
   const auto folder = registry().find("sd15-tiny");
   ASSERT_TRUE(folder);
   EXPECT_EQ(folder->family, "sd1");
-  EXPECT_EQ(folder->defaults.steps, ModelDefaults{}.steps);
-  EXPECT_EQ(folder->defaults.sampler, "euler_a");
+  EXPECT_EQ(folder->defaults.steps, std::nullopt);
+  EXPECT_FALSE(folder->defaults.sampler);  // no sidecar: the engine's defaults apply
 }
 
 TEST_F(ModelRegistryTest, FastModelsGetLightningDefaults) {
@@ -88,7 +88,7 @@ TEST_F(ModelRegistryTest, FastModelsGetLightningDefaults) {
   ASSERT_TRUE(fast);
   EXPECT_TRUE(fast->fast);
   EXPECT_EQ(fast->defaults.steps, 4);
-  EXPECT_DOUBLE_EQ(fast->defaults.cfg, 1.0);
+  EXPECT_EQ(fast->defaults.cfg, 1.0);
   EXPECT_EQ(fast->defaults.sampler, "euler");
   EXPECT_EQ(fast->defaults.spacing, "trailing");
   EXPECT_EQ(registry().fast_model_id(), "fast");
@@ -111,7 +111,7 @@ TEST_F(ModelRegistryTest, LightningAndTurboNamesMeanFastUnlessTheSidecarSaysNo) 
   const auto plain = registry().find("not-lightning");
   ASSERT_TRUE(plain);
   EXPECT_FALSE(plain->fast);
-  EXPECT_EQ(plain->defaults.steps, ModelDefaults{}.steps);
+  EXPECT_EQ(plain->defaults.steps, std::nullopt);
 }
 
 TEST_F(ModelRegistryTest, AliasesAreCaseInsensitive) {
@@ -141,7 +141,7 @@ TEST_F(ModelRegistryTest, BadSidecarsMakeOnlyThatModelUnavailable) {
   write("notjson.json", "{oops");
   auto models = registry();
   const auto error_of = [&](const std::string& id) { return models.find(id)->error; };
-  EXPECT_NE(error_of("broken").find("broken.json: defaults.steps must be an integer"),
+  EXPECT_NE(error_of("broken").find("broken.json: defaults: 'steps' must be an integer"),
             std::string::npos)
       << error_of("broken");
   EXPECT_NE(error_of("third").find("alias 'SINGLE' already names model 'single'"),

@@ -104,10 +104,10 @@ class WorkerTest : public ::testing::Test {
 
   static JobSpec tiny_spec() {
     JobSpec spec;
-    spec.prompt = "a red square";
-    spec.negative_prompt = "blurry";
-    spec.seed = 42;
-    spec.sampler = "Euler a";
+    spec.params.prompt = "a red square";
+    spec.params.negative_prompt = "blurry";
+    spec.params.seed = 42;
+    spec.params.sampler = "Euler a";
     return spec;
   }
 
@@ -124,7 +124,7 @@ class WorkerTest : public ::testing::Test {
 TEST_F(WorkerTest, RunsAQueuedJobToSuccessWithPngOutputs) {
   worker_->start();
   JobSpec spec = tiny_spec();
-  spec.samples = 2;
+  spec.params.samples = 2;
   const auto id = submit(spec);
   const Job job = wait_final(id);
   ASSERT_EQ(job.status, JobStatus::Success) << job.error;
@@ -132,10 +132,11 @@ TEST_F(WorkerTest, RunsAQueuedJobToSuccessWithPngOutputs) {
 
   // The stored spec says exactly what ran: the model's defaults filled in.
   EXPECT_EQ(job.spec.model, "sd15-tiny");
-  EXPECT_EQ(job.spec.steps, 2);
-  EXPECT_EQ(job.spec.width, 64);
-  EXPECT_EQ(job.spec.sampler, "euler_a");
-  EXPECT_EQ(job.spec.seed, 42);
+  EXPECT_EQ(job.spec.params.steps, 2);
+  EXPECT_EQ(job.spec.params.width, 64);
+  EXPECT_EQ(job.spec.params.sampler, "euler_a");
+  EXPECT_EQ(job.spec.params.seed, 42);
+  EXPECT_EQ(job.spec.params.cfg, 7.0);  // the engine default: the sidecar sets none
   EXPECT_EQ(job.progress_total, 2);
 
   for (size_t i = 0; i < job.outputs.size(); ++i) {
@@ -179,16 +180,17 @@ TEST_F(WorkerTest, RunsAQueuedJobToSuccessWithPngOutputs) {
 
 TEST_F(WorkerTest, ARandomSeedIsChosenAndStored) {
   JobSpec spec = tiny_spec();
-  spec.seed = -1;
+  spec.params.seed = -1;
   spec.model = "TINY";  // an alias, any case
   spec.format = "jpeg";
   const auto id = submit(spec);
   ASSERT_TRUE(worker_->run_one());
   const Job job = *jobs_->get_any(id);
   ASSERT_EQ(job.status, JobStatus::Success) << job.error;
-  EXPECT_GE(job.spec.seed, 0);
+  ASSERT_TRUE(job.spec.params.seed);
+  EXPECT_GE(*job.spec.params.seed, 0);
   ASSERT_EQ(job.outputs.size(), 1u);
-  EXPECT_EQ(job.outputs[0].seed, job.spec.seed);
+  EXPECT_EQ(job.outputs[0].seed, *job.spec.params.seed);
   EXPECT_EQ(job.outputs[0].name.substr(job.outputs[0].name.size() - 4), ".jpg");
   const auto record = images_->get(job.outputs[0].image_id, kAccount);
   ASSERT_TRUE(record);
@@ -204,14 +206,14 @@ TEST_F(WorkerTest, FailuresAreRecordedWithTheReason) {
   JobSpec unknown_lora = tiny_spec();
   unknown_lora.loras.push_back({"missing-lora", "", 1.0, nlohmann::json::object()});
   JobSpec bad_size = tiny_spec();
-  bad_size.width = 65;
+  bad_size.params.width = 65;
   JobSpec corrupt_image = tiny_spec();
   corrupt_image.init_image_path = (dir_ / "corrupt.png").string();
   std::ofstream(dir_ / "corrupt.png") << "\x89PNG\r\n\x1a\n garbage";
   const std::vector<std::pair<JobSpec, std::string>> cases{
       {unknown_model, "unknown model 'nope'"},
       {unknown_lora, "unknown LoRA 'missing-lora'"},
-      {bad_size, "multiples of 8"},
+      {bad_size, "width must be a multiple of 8"},
       {corrupt_image, "init image"},
   };
   worker_->start();
@@ -237,14 +239,14 @@ TEST_F(WorkerTest, AppliesLorasAndImg2Img) {
   io::write_png((dir_ / "input.png").string(), input);
   JobSpec spec = tiny_spec();
   spec.init_image_path = (dir_ / "input.png").string();
-  spec.strength = 0.5;
+  spec.params.strength = 0.5;
   spec.loras.push_back({"tiny-lora", "", 0.8, nlohmann::json::object()});
   const auto id = submit(spec);
   ASSERT_TRUE(worker_->run_one());
   const Job job = *jobs_->get_any(id);
   ASSERT_EQ(job.status, JobStatus::Success) << job.error;
-  EXPECT_EQ(job.spec.width, 64);  // the input's size
-  EXPECT_EQ(job.spec.height, 48);
+  EXPECT_EQ(job.spec.params.width, 64);  // the input's size
+  EXPECT_EQ(job.spec.params.height, 48);
   const auto record = images_->get(job.outputs.at(0).image_id, kAccount);
   EXPECT_EQ(record->width, 64);
   EXPECT_EQ(record->height, 48);
@@ -253,7 +255,7 @@ TEST_F(WorkerTest, AppliesLorasAndImg2Img) {
 TEST_F(WorkerTest, CancelsARunningJobWithinAStep) {
   worker_->start();
   JobSpec spec = tiny_spec();
-  spec.steps = 500;
+  spec.params.steps = 500;
   const auto id = submit(spec);
   const Job running =
       wait_for(id, [](const Job& job) { return job.progress_step >= 1 || is_final(job.status); });
@@ -284,7 +286,7 @@ TEST_F(WorkerTest, AJobInterruptedByACrashRunsAfterRestart) {
 TEST_F(WorkerTest, StopLeavesTheRunningJobForTheNextStart) {
   worker_->start();
   JobSpec spec = tiny_spec();
-  spec.steps = 500;
+  spec.params.steps = 500;
   const auto id = submit(spec);
   wait_for(id, [](const Job& job) { return job.progress_step >= 1 || is_final(job.status); });
   worker_->stop();
@@ -294,7 +296,7 @@ TEST_F(WorkerTest, StopLeavesTheRunningJobForTheNextStart) {
   open();  // restart
   ASSERT_EQ(jobs_->requeue_interrupted(), 1);
   JobSpec shorter = jobs_->get_any(id)->spec;
-  shorter.steps = 2;  // keep the test short
+  shorter.params.steps = 2;  // keep the test short
   jobs_->update_spec(id, shorter);
   ASSERT_TRUE(worker_->run_one());
   EXPECT_EQ(jobs_->get_any(id)->status, JobStatus::Success);
