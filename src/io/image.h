@@ -16,6 +16,9 @@ struct Image {
 
 // Largest side accepted when decoding, so a tiny file cannot claim a gigapixel canvas.
 constexpr int kMaxImageSide = 8192;
+// Every decoder reads the size from the header first and refuses a larger one with
+// "<what>: image is WxH; the largest side accepted is 8192".
+void check_image_side(uint64_t width, uint64_t height, const std::string& what);
 
 // Decodes a PNG from memory / a file into RGB (grey, palette and alpha are converted; alpha is
 // dropped). `what` names the input in error messages.

@@ -99,11 +99,10 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& what) {
   cinfo.progress = &progress;
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.image_width == 0 || cinfo.image_height == 0 || cinfo.image_width > kMaxImageSide ||
-      cinfo.image_height > kMaxImageSide)
-    throw Error(what + ": JPEG size " + std::to_string(cinfo.image_width) + "x" +
-                std::to_string(cinfo.image_height) + " is outside 1.." +
-                std::to_string(kMaxImageSide));
+  check_image_side(cinfo.image_width, cinfo.image_height, what);
+  if (cinfo.image_width == 0 || cinfo.image_height == 0)
+    throw Error(what + ": corrupt JPEG (its size is " + std::to_string(cinfo.image_width) + "x" +
+                std::to_string(cinfo.image_height) + ")");
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK)
     throw Error(what + ": CMYK JPEG images are not supported (convert to RGB)");
   cinfo.out_color_space = JCS_RGB;

@@ -41,11 +41,29 @@ void on_png_error(png_structp png, png_const_charp message) {
 
 void on_png_warning(png_structp, png_const_charp) {}
 
+// The size in the IHDR chunk, which a valid PNG has first, right after the signature.
+void check_png_side(const std::vector<uint8_t>& bytes, const std::string& what) {
+  constexpr size_t kIhdrEnd = 8 + 8 + 8;  // signature, length and type, width and height
+  if (bytes.size() < kIhdrEnd || std::memcmp(bytes.data() + 12, "IHDR", 4) != 0) return;
+  const auto big_endian = [&](size_t at) {
+    return (uint64_t(bytes[at]) << 24) | (uint64_t(bytes[at + 1]) << 16) |
+           (uint64_t(bytes[at + 2]) << 8) | uint64_t(bytes[at + 3]);
+  };
+  check_image_side(big_endian(16), big_endian(20), what);
+}
+
 }  // namespace
+
+void check_image_side(uint64_t width, uint64_t height, const std::string& what) {
+  if (width <= uint64_t(kMaxImageSide) && height <= uint64_t(kMaxImageSide)) return;
+  throw Error(what + ": image is " + std::to_string(width) + "x" + std::to_string(height) +
+              "; the largest side accepted is " + std::to_string(kMaxImageSide));
+}
 
 Image decode_png(const std::vector<uint8_t>& bytes, const std::string& what) {
   if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
     throw Error(what + ": not a PNG image");
+  check_png_side(bytes, what);
   std::string error;
   png_structp png =
       png_create_read_struct(PNG_LIBPNG_VER_STRING, &error, on_png_error, on_png_warning);

@@ -43,9 +43,10 @@ Image decode_webp(const std::vector<uint8_t>& bytes, const std::string& what) {
   if (config.input.has_animation) throw Error(what + ": animated WebP images are not supported");
   const int width = config.input.width;
   const int height = config.input.height;
-  if (width <= 0 || height <= 0 || width > kMaxImageSide || height > kMaxImageSide)
-    throw Error(what + ": WebP size " + std::to_string(width) + "x" + std::to_string(height) +
-                " is outside 1.." + std::to_string(kMaxImageSide));
+  if (width <= 0 || height <= 0)
+    throw Error(what + ": corrupt WebP (its size is " + std::to_string(width) + "x" +
+                std::to_string(height) + ")");
+  check_image_side(static_cast<uint64_t>(width), static_cast<uint64_t>(height), what);
   Image image{width, height, std::vector<uint8_t>(static_cast<size_t>(width) * height * 3)};
   config.output.colorspace = MODE_RGB;
   config.output.is_external_memory = 1;
