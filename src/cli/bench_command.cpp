@@ -7,6 +7,8 @@
 #include "bench/report.h"
 #include "bench/run.h"
 #include "cli/compute_options.h"
+#include "pipeline/limits.h"
+#include "pipeline/resolve.h"
 #include "util/error.h"
 
 namespace dd::cli {
@@ -17,8 +19,9 @@ namespace {
 // "diffusiond: error: ..." line with exit status 1 like any other bad input.
 struct BenchArgs {
   std::string arch = "sd15";
-  std::string width = "0", height = "0", steps = "20", runs = "3", image_runs = "1",
-              load_runs = "1";
+  std::string width = "0", height = "0", runs = "3", image_runs = "1", load_runs = "1";
+  // The whole image runs the engine's default step count unless told otherwise.
+  std::string steps = std::to_string(*pipeline::engine_defaults().steps);
   ComputeOptions compute;
   std::string tokenizer, work_dir;
   bool json = false;
@@ -53,7 +56,7 @@ bench::BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& ex
   o.arch = a.arch;
   o.width = parse_int("--width", a.width, 0, 4096);
   o.height = parse_int("--height", a.height, 0, 4096);
-  o.steps = parse_int("--steps", a.steps, 1, 500);
+  o.steps = parse_int("--steps", a.steps, 1, pipeline::limits::kMaxSteps);
   o.dtype = target.dtype;
   o.device = target.device;
   o.runs = parse_int("--runs", a.runs, 1, 100);

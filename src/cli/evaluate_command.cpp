@@ -86,7 +86,8 @@ void add_evaluate_command(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1, training::kMaxEvaluationCount));
   add_param(cmd, "--sampler", args->params.sampler,
-            "Sampler: " + pipeline::sampler_choices_text() + model_default(defaults.sampler))
+            "Sampler: " + pipeline::sampler_choices_text() +
+                model_default(std::optional(pipeline::sampler_display_name(*defaults.sampler))))
       ->transform([](std::string name) { return pipeline::canonical_sampler_name(name); });
   add_param(cmd, "--cfg", args->params.cfg,
             "Classifier-free guidance scale" + model_default(defaults.cfg))

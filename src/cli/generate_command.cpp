@@ -197,7 +197,8 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   add_param(cmd, "--cfg", p.cfg,
             "Classifier-free guidance scale, <= 1: off" + model_default(defaults.cfg));
   add_param(cmd, "--sampler", p.sampler,
-            "Sampler: " + pipeline::sampler_choices_text() + model_default(defaults.sampler))
+            "Sampler: " + pipeline::sampler_choices_text() +
+                model_default(std::optional(pipeline::sampler_display_name(*defaults.sampler))))
       ->transform([](std::string name) { return pipeline::canonical_sampler_name(name); });
   add_param(cmd, "--spacing", p.spacing,
             "Timestep spacing (default: the model's, else the sampler's)")

@@ -33,44 +33,48 @@ GenerationParams resolve(const GenerationParams& request, const ParamDefaults& d
   return params;
 }
 
-GenerationRequest engine_request(const GenerationParams& p) {
-  GenerationRequest r;
-  r.prompt = p.prompt.value_or(r.prompt);
-  r.negative_prompt = p.negative_prompt.value_or(r.negative_prompt);
-  r.width = p.width.value_or(r.width);
-  r.height = p.height.value_or(r.height);
-  r.steps = p.steps.value_or(r.steps);
-  r.cfg = p.cfg.value_or(r.cfg);
-  r.sampler = p.sampler.value_or(r.sampler);
-  r.spacing = p.spacing.value_or(r.spacing);
-  if (p.seed && *p.seed >= 0) r.seed = static_cast<uint64_t>(*p.seed);
-  r.samples = p.samples.value_or(r.samples);
-  r.clip_skip = p.clip_skip.value_or(r.clip_skip);
-  r.strength = p.strength.value_or(r.strength);
-  r.prompt_weighting = p.prompt_weighting.value_or(r.prompt_weighting);
-  r.micro = p.micro;
-  r.negative_micro = p.negative_micro;
-  return r;
+namespace {
+
+// The fields GenerationParams and GenerationRequest share under the same meaning, paired once:
+// visit(params member, request member). The seed's types differ and are converted by hand.
+template <typename Visit, typename Params, typename Request>
+void for_each_shared_field(Visit&& visit, Params& p, Request& r) {
+  visit(p.prompt, r.prompt);
+  visit(p.negative_prompt, r.negative_prompt);
+  visit(p.width, r.width);
+  visit(p.height, r.height);
+  visit(p.steps, r.steps);
+  visit(p.cfg, r.cfg);
+  visit(p.sampler, r.sampler);
+  visit(p.spacing, r.spacing);
+  visit(p.samples, r.samples);
+  visit(p.clip_skip, r.clip_skip);
+  visit(p.strength, r.strength);
+  visit(p.prompt_weighting, r.prompt_weighting);
 }
 
-GenerationParams params_of(const GenerationRequest& r) {
-  GenerationParams p;
-  p.prompt = r.prompt;
-  p.negative_prompt = r.negative_prompt;
-  p.width = r.width;
-  p.height = r.height;
-  p.steps = r.steps;
-  p.cfg = r.cfg;
-  p.sampler = r.sampler;
-  p.spacing = r.spacing;
-  p.seed = static_cast<int64_t>(r.seed);
-  p.samples = r.samples;
-  p.clip_skip = r.clip_skip;
-  p.strength = r.strength;
-  p.prompt_weighting = r.prompt_weighting;
-  p.micro = r.micro;
-  p.negative_micro = r.negative_micro;
-  return p;
+}  // namespace
+
+GenerationRequest engine_request(const GenerationParams& params) {
+  GenerationRequest request;
+  for_each_shared_field(
+      [](const auto& from, auto& to) {
+        if (from) to = *from;
+      },
+      params, request);
+  if (params.seed && *params.seed >= 0) request.seed = static_cast<uint64_t>(*params.seed);
+  request.micro = params.micro;
+  request.negative_micro = params.negative_micro;
+  return request;
+}
+
+GenerationParams params_of(const GenerationRequest& request) {
+  GenerationParams params;
+  for_each_shared_field([](auto& to, const auto& from) { to = from; }, params, request);
+  params.seed = static_cast<int64_t>(request.seed);
+  params.micro = request.micro;
+  params.negative_micro = request.negative_micro;
+  return params;
 }
 
 }  // namespace dd::pipeline

@@ -52,15 +52,22 @@ TEST_F(OpenAiApi, EditsRunImageToImageAndInpaintingFromMultipartUploads) {
   EXPECT_EQ(result.height, 64);
 }
 
-// An RGBA PNG whose pixels come from pixel(x, y) -> {r, g, b, a}.
-std::string rgba_png(int width, int height,
-                     const std::function<std::array<uint8_t, 4>(int, int)>& pixel) {
+using PixelFunction = std::function<std::array<uint8_t, 4>(int, int)>;
+
+// RGBA bytes, row-major, from pixel(x, y) -> {r, g, b, a}.
+std::vector<uint8_t> rgba_pixels(int width, int height, const PixelFunction& pixel) {
   std::vector<uint8_t> rgba(size_t(width) * height * 4);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
       const auto value = pixel(x, y);
       std::copy(value.begin(), value.end(), rgba.begin() + (size_t(y) * width + x) * 4);
     }
+  return rgba;
+}
+
+// An RGBA PNG whose pixels come from pixel(x, y) -> {r, g, b, a}.
+std::string rgba_png(int width, int height, const PixelFunction& pixel) {
+  const auto rgba = rgba_pixels(width, height, pixel);
   png_image png{};
   png.version = PNG_IMAGE_VERSION;
   png.width = width;
@@ -74,14 +81,8 @@ std::string rgba_png(int width, int height,
   return bytes;
 }
 
-std::string rgba_webp(int width, int height,
-                      const std::function<std::array<uint8_t, 4>(int, int)>& pixel) {
-  std::vector<uint8_t> rgba(size_t(width) * height * 4);
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width; ++x) {
-      const auto value = pixel(x, y);
-      std::copy(value.begin(), value.end(), rgba.begin() + (size_t(y) * width + x) * 4);
-    }
+std::string rgba_webp(int width, int height, const PixelFunction& pixel) {
+  const auto rgba = rgba_pixels(width, height, pixel);
   uint8_t* output = nullptr;
   const size_t size = WebPEncodeLosslessRGBA(rgba.data(), width, height, width * 4, &output);
   std::string bytes(reinterpret_cast<const char*>(output), size);
