@@ -147,11 +147,14 @@ std::vector<int64_t> parse_shape(const nlohmann::json& value, const std::string&
   return shape;
 }
 
-// Number of bytes the shape needs, or an error when it overflows.
+// Number of bytes the shape needs, or an error when it exceeds int64 (so that the element count,
+// TensorEntry::numel and every partial product of the sizes fit in int64 too, even for a shape
+// with a zero size after huge ones).
 uint64_t shape_bytes(const std::vector<int64_t>& shape, size_t item, const std::string& where) {
+  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   uint64_t bytes = item;
   for (int64_t d : shape) {
-    if (d != 0 && bytes > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d))
+    if (d != 0 && bytes > kMax / static_cast<uint64_t>(d))
       throw Error(where + ": shape is too large");
     bytes *= static_cast<uint64_t>(d);
   }

@@ -117,7 +117,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadHeader{
             "overflow",
             R"({"t":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})",
-            4, -1, "too large"}),
+            4, -1, "too large"},
+        // Found by fuzzing: no bytes, but 2^40 * 2^23 elements before the zero overflowed int64.
+        BadHeader{"zero_after_huge",
+                  R"({"t":{"dtype":"U8","shape":[1099511627776,8388608,0],"data_offsets":[0,0]}})",
+                  0, -1, "too large"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Safetensors, TooShortFileIsRejected) {
