@@ -26,7 +26,7 @@ ModelChoice from_path(const std::string& path, torch::ScalarType dtype) {
 ModelChoice from_registry(const std::string& id, const std::string& models_dir,
                           torch::ScalarType dtype) {
   // No memory budget: the registry only resolves names here, the command loads the model.
-  const service::ModelRegistry registry(models_dir, 0, dtype);
+  service::ModelRegistry registry(models_dir, 0, dtype);
   const auto info = registry.find(id);
   if (!info)
     throw Error("--model '" + id + "': no such file or folder, and no model of that name in " +

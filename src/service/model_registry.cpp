@@ -1,49 +1,23 @@
 #include "service/model_registry.h"
 
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 
-#include "service/model_sidecar.h"
+#include "service/model_scan.h"
 #include "util/error.h"
 
 namespace dd::service {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
-
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
+bool iequals(const std::string& a, const std::string& b) { return lowercase(a) == lowercase(b); }
 
-bool iequals(const std::string& a, const std::string& b) { return lower(a) == lower(b); }
-
-// The family a model will have once loaded, when its files say so without loading weights.
-std::string guess_family(const ModelInfo& info) {
-  try {
-    std::string arch = info.config_json;
-    const fs::path path(info.path);
-    if (arch.empty() && !fs::is_directory(path)) {
-      const fs::path beside = path.parent_path() / (path.stem().string() + ".arch.json");
-      if (fs::exists(beside)) arch = beside.string();
-    }
-    if (!arch.empty()) return read_json_file(arch).value("family", "");
-    if (!fs::is_directory(path) || !fs::exists(path / "model_index.json")) return "";
-    const std::string pipeline_class =
-        read_json_file(path / "model_index.json").value("_class_name", "");
-    if (pipeline_class.find("XL") != std::string::npos) return "sdxl";
-    if (pipeline_class.find("Inpaint") != std::string::npos) return "sd1-inpaint";
-    // SD 2.x: OpenCLIP text encoder with linear projections in the UNet's transformers.
-    const bool linear =
-        read_json_file(path / "unet" / "config.json").value("use_linear_projection", false);
-    return linear ? "sd2" : "sd1";
-  } catch (const std::exception&) {
-    return "";  // the load will say what is wrong
-  }
+// When a model's files last changed (a folder's own time for a diffusers folder).
+fs::file_time_type files_stamp(const std::string& path) {
+  std::error_code ec;
+  const auto stamp = fs::last_write_time(path, ec);
+  return ec ? fs::file_time_type{} : stamp;
 }
 
 int64_t tensor_bytes(const torch::nn::Module& module) {
@@ -64,69 +38,6 @@ std::string loaded_family(const pipeline::DiffusionModel& model) {
   return model.is_inpainting_model() ? family + "-inpaint" : family;
 }
 
-// A sidecar's `fast` replaces the defaults the model's name implied; its `defaults` go on top.
-void apply_sidecar(const Sidecar& sidecar, ModelInfo& info) {
-  if (sidecar.fast) {
-    info.fast = *sidecar.fast;
-    info.defaults = info.fast ? fast_model_defaults() : pipeline::GenerationParams{};
-  }
-  info.defaults = sidecar.defaults.over(info.defaults);
-  info.aliases = sidecar.aliases;
-  info.description = sidecar.description;
-  info.config_json = sidecar.config_json;
-  info.tokenizer_dir = sidecar.tokenizer_dir;
-}
-
-// Every model in the directory, keyed by id; a diffusers folder wins over a single file of the
-// same name (the fixtures ship both forms of one model side by side).
-std::map<std::string, ModelInfo> scan_models(const fs::path& dir) {
-  std::map<std::string, ModelInfo> found;
-  std::error_code ec;
-  for (const auto& item : fs::directory_iterator(dir, ec)) {
-    const fs::path path = item.path();
-    ModelInfo info;
-    if (fs::is_directory(path) && fs::exists(path / "unet" / "config.json")) {
-      info.id = path.filename().string();
-    } else if (fs::is_regular_file(path) && path.extension() == ".safetensors") {
-      info.id = path.stem().string();
-      if (found.count(info.id)) continue;
-    } else {
-      continue;
-    }
-    info.path = path.string();
-    if (named_like_a_fast_model(info.id)) {
-      info.fast = true;
-      info.defaults = fast_model_defaults();
-    }
-    found[info.id] = info;
-  }
-  for (auto& [id, info] : found) {
-    const fs::path file = dir / (id + ".json");
-    if (!fs::exists(file)) continue;
-    try {
-      apply_sidecar(read_sidecar(dir, file), info);
-    } catch (const Error& e) {
-      info.error = e.what();
-    } catch (const std::exception& e) {
-      info.error = file.filename().string() + ": " + e.what();
-    }
-  }
-  return found;
-}
-
-// An alias may not repeat another model's id or alias (ids first, then aliases in id order).
-void check_alias_conflicts(std::map<std::string, ModelInfo>& found) {
-  std::map<std::string, std::string> owner;
-  for (const auto& [id, info] : found) owner[lower(id)] = id;
-  for (auto& [id, info] : found) {
-    for (const auto& alias : info.aliases) {
-      const auto [it, inserted] = owner.emplace(lower(alias), id);
-      if (!inserted && it->second != id && info.error.empty())
-        info.error = id + ".json: alias '" + alias + "' already names model '" + it->second + "'";
-    }
-  }
-}
-
 }  // namespace
 
 ModelRegistry::ModelRegistry(std::string models_dir, size_t memory_budget_bytes,
@@ -136,49 +47,64 @@ ModelRegistry::ModelRegistry(std::string models_dir, size_t memory_budget_bytes,
       budget_(memory_budget_bytes),
       dtype_(dtype),
       device_(device),
-      requested_default_(std::move(default_model)) {
+      requested_default_(std::move(default_model)),
+      last_miss_rescan_(std::chrono::steady_clock::now() - kMissRescanInterval) {
   if (!fs::is_directory(models_dir_))
     throw Error("models directory '" + models_dir_ + "' does not exist or is not a directory");
   rescan();
   if (requested_default_.empty()) return;
-  const auto info = find(requested_default_);
+  const auto info = lookup(requested_default_);
   if (!info) throw Error("default model '" + requested_default_ + "' is not in " + models_dir_);
   if (!info->available())
     throw Error("default model '" + requested_default_ + "' is unavailable: " + info->error);
 }
 
 void ModelRegistry::rescan() {
-  auto found = scan_models(models_dir_);
-  check_alias_conflicts(found);
+  auto found = scan_models_dir(models_dir_);
   std::lock_guard lock(mutex_);
   std::map<std::string, Entry> entries;
   for (auto& [id, info] : found) {
     Entry entry;
     entry.info = std::move(info);
-    entry.info.family = guess_family(entry.info);
     const auto old = entries_.find(id);
-    if (old != entries_.end() && old->second.model && old->second.info.path == entry.info.path &&
-        entry.info.available()) {
+    const bool same_files = old != entries_.end() && old->second.info.path == entry.info.path;
+    if (same_files && old->second.model && entry.info.available()) {
       entry.model = old->second.model;
       entry.last_used = old->second.last_used;
       entry.info.loaded = true;
       entry.info.loaded_bytes = old->second.info.loaded_bytes;
       entry.info.family = old->second.info.family;
+    } else if (same_files && !old->second.info.available() && entry.info.available() &&
+               old->second.failed_stamp != fs::file_time_type{} &&
+               old->second.failed_stamp == files_stamp(entry.info.path)) {
+      entry.info.error = old->second.info.error;  // failed to load, and nothing changed since
+      entry.failed_stamp = old->second.failed_stamp;
     }
     entries[id] = std::move(entry);
   }
   entries_ = std::move(entries);
+  choose_default();
+}
 
+void ModelRegistry::choose_default() {
   default_id_.clear();
-  if (const Entry* wanted = find_entry(requested_default_);
-      wanted && !requested_default_.empty() && wanted->info.available()) {
+  if (const Entry* wanted = find_entry(requested_default_); wanted && wanted->info.available()) {
     default_id_ = wanted->info.id;
     return;
   }
   for (const bool allow_fast : {false, true})
     for (const auto& [id, entry] : entries_)
-      if (default_id_.empty() && entry.info.available() && (allow_fast || !entry.info.fast))
+      if (default_id_.empty() && entry.info.serves_text_to_image() &&
+          (allow_fast || !entry.info.fast))
         default_id_ = id;
+}
+
+bool ModelInfo::serves_text_to_image() const {
+  const std::string inpaint = "-inpaint";
+  const bool inpainting_only =
+      family.size() >= inpaint.size() &&
+      family.compare(family.size() - inpaint.size(), inpaint.size(), inpaint) == 0;
+  return available() && !inpainting_only;
 }
 
 std::vector<ModelInfo> ModelRegistry::list() const {
@@ -203,11 +129,24 @@ const ModelRegistry::Entry* ModelRegistry::find_entry(const std::string& name) c
   return nullptr;
 }
 
-std::optional<ModelInfo> ModelRegistry::find(const std::string& id_or_alias) const {
+std::optional<ModelInfo> ModelRegistry::lookup(const std::string& id_or_alias) const {
   std::lock_guard lock(mutex_);
   const Entry* entry = find_entry(id_or_alias);
   if (!entry) return std::nullopt;
   return entry->info;
+}
+
+std::optional<ModelInfo> ModelRegistry::find(const std::string& id_or_alias) {
+  if (auto info = lookup(id_or_alias)) return info;
+  if (id_or_alias.empty()) return std::nullopt;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_miss_rescan_ < kMissRescanInterval) return std::nullopt;
+    last_miss_rescan_ = now;
+  }
+  rescan();
+  return lookup(id_or_alias);
 }
 
 std::string ModelRegistry::default_model_id() const {
@@ -260,12 +199,15 @@ std::shared_ptr<pipeline::DiffusionModel> ModelRegistry::acquire(const std::stri
   Entry& entry = it->second;
   if (!model) {
     entry.info.error = "failed to load: " + failure;
+    entry.failed_stamp = files_stamp(entry.info.path);
+    choose_default();  // an automatic default gives way to the next model that can serve
     throw Error("model '" + id + "' failed to load: " + failure);
   }
   entry.model = model;
   entry.info.loaded = true;
   entry.info.loaded_bytes = model_bytes(*model);
   entry.info.family = loaded_family(*model);
+  choose_default();  // the load may have shown an inpainting-only model
   evict_over_budget(id);
   return model;
 }

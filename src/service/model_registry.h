@@ -5,13 +5,16 @@
 // defaults, an architecture file, a tokenizer folder, a description and the `fast` flag
 // (service/model_sidecar.h).
 //
-// A bad sidecar makes only that model unavailable (listed with the reason). Models load lazily
-// on first use, stay cached, and are unloaded least-recently-used when the parameter bytes of
-// the loaded models exceed the memory budget; a model still held by a caller is never unloaded.
+// A bad sidecar or an unreadable checkpoint makes only that model unavailable (listed with the
+// reason). Models load lazily on first use, stay cached, and are unloaded least-recently-used
+// when the parameter bytes of the loaded models exceed the memory budget; a model still held by
+// a caller is never unloaded.
 // LoRA files are MODELS_DIR/loras/*.safetensors, named by file stem. Thread-safe.
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,24 +42,31 @@ struct ModelInfo {
   int64_t loaded_bytes = 0;   // parameter bytes while loaded
 
   bool available() const { return error.empty(); }
+  // Available and not an inpainting-only model (as far as its files or its load told).
+  bool serves_text_to_image() const;
 };
 
 class ModelRegistry {
  public:
-  // memory_budget_bytes 0 = no limit. default_model (id or alias) must name a listed model;
-  // "" = the first available fast-less model by id, else the first available one.
-  // Models load in `dtype` on `device`.
+  // memory_budget_bytes 0 = no limit. default_model (id or alias) must name a listed, available
+  // model; "" = the first model by id that serves text-to-image and is not a fast one, else the
+  // first fast one that does. An automatic default that fails to load gives way to the next
+  // such model. Models load in `dtype` on `device`.
   ModelRegistry(std::string models_dir, size_t memory_budget_bytes, torch::ScalarType dtype,
                 std::string default_model = "", torch::Device device = torch::kCPU);
 
-  // Re-reads the models directory (loaded models stay loaded when still listed).
+  // Re-reads the models directory (loaded models stay loaded when still listed; a failed load
+  // is remembered until the model's file or folder changes).
   void rescan();
 
   // Every model, sorted by id, unavailable ones included (with their error).
   std::vector<ModelInfo> list() const;
-  // By id, or by alias case-insensitively; nullopt when nothing has that name.
-  std::optional<ModelInfo> find(const std::string& id_or_alias) const;
-  // "" when no model is available.
+  // By id, or by alias case-insensitively; nullopt when nothing has that name. A name not
+  // found rescans the directory (at most once per kMissRescanInterval, so a flood of unknown
+  // names cannot keep the server scanning) and looks again: a model added since is found.
+  std::optional<ModelInfo> find(const std::string& id_or_alias);
+  static constexpr std::chrono::milliseconds kMissRescanInterval{2000};
+  // "" when no model can serve text-to-image.
   std::string default_model_id() const;
   // The fast model for the image-object API's default: the first available model marked fast,
   // else the default model.
@@ -83,10 +93,13 @@ class ModelRegistry {
     ModelInfo info;
     std::shared_ptr<pipeline::DiffusionModel> model;
     uint64_t last_used = 0;
+    std::filesystem::file_time_type failed_stamp;  // the files' time when the load failed
   };
 
   Entry* find_entry(const std::string& id_or_alias);
   const Entry* find_entry(const std::string& id_or_alias) const;
+  std::optional<ModelInfo> lookup(const std::string& id_or_alias) const;
+  void choose_default();  // with mutex_ held
   void evict_over_budget(const std::string& keep_id);
 
   std::string models_dir_;
@@ -96,10 +109,11 @@ class ModelRegistry {
   std::string requested_default_;
   std::string default_id_;
 
-  mutable std::mutex mutex_;  // guards entries_, clock_, default_id_
+  mutable std::mutex mutex_;  // guards entries_, clock_, default_id_, last_miss_rescan_
   std::mutex load_mutex_;     // one load at a time (two at once would double the peak memory)
   std::map<std::string, Entry> entries_;
   uint64_t clock_ = 0;
+  std::chrono::steady_clock::time_point last_miss_rescan_{};
 };
 
 }  // namespace dd::service

@@ -60,7 +60,7 @@ fs::path fresh_dir(const std::string& prefix) {
 
 TEST(DefaultModel, TheModelsFolderScansCleanly) {
   DD_REQUIRE_BUILTIN_MODEL();
-  const service::ModelRegistry registry(builtin_models_dir(), 0, torch::kFloat32);
+  service::ModelRegistry registry(builtin_models_dir(), 0, torch::kFloat32);
   for (const auto& model : registry.list())
     EXPECT_TRUE(model.available()) << model.id << ": " << model.error;
   const auto model = registry.find(kBuiltinModelId);

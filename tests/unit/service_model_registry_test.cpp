@@ -183,7 +183,11 @@ TEST_F(ModelRegistryTest, LoadsLazilyAndCaches) {
 }
 
 TEST_F(ModelRegistryTest, FailedLoadMarksTheModelUnavailable) {
-  write("corrupt.safetensors", "this is not a checkpoint");
+  // A readable safetensors file that is no checkpoint: it fails only when it loads (a file
+  // that is not safetensors at all is unavailable from the scan on).
+  fs::create_symlink(
+      fs::path(test::fixtures_dir()) / "models" / "lora" / "sd15-tiny-lora.safetensors",
+      dir_ / "corrupt.safetensors");
   auto models = registry();
   EXPECT_TRUE(models.find("corrupt")->available());
   EXPECT_THROW(models.acquire("corrupt"), Error);

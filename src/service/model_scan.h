@@ -1,0 +1,21 @@
+#pragma once
+// Reading the models directory without loading weights: which models it holds, what their
+// sidecars say, the family their files declare, and whether a single-file checkpoint is a
+// readable safetensors file at all (its header is checked, no tensor is read).
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "service/model_registry.h"
+
+namespace dd::service {
+
+// Every model in `dir`, keyed by id, each with its sidecar applied, its family guessed and, when
+// something is wrong with it (a bad sidecar, an alias another model already has, a checkpoint
+// that is not a safetensors file), its error set. A diffusers folder wins over a single file
+// of the same name.
+std::map<std::string, ModelInfo> scan_models_dir(const std::filesystem::path& dir);
+
+std::string lowercase(std::string text);
+
+}  // namespace dd::service
