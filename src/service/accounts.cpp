@@ -45,7 +45,7 @@ void validate_name(const std::string& name) {
 }
 
 // The account named `name`, created when missing (inside the caller's transaction).
-std::string account_named(Database& db, const std::string& name) {
+std::string find_or_create_account(Database& db, const std::string& name) {
   auto query = db.prepare("SELECT id FROM accounts WHERE name = ?1");
   query.bind(1, name);
   if (query.step()) return query.text(0);
@@ -69,7 +69,7 @@ Accounts::CreatedKey Accounts::create_key(const std::string& name) {
   created.key_id = "key_" + random_hex(8);
   created.name = name;
   db_.transaction([&] {
-    created.account_id = account_named(db_, name);
+    created.account_id = find_or_create_account(db_, name);
     db_.prepare(
            "INSERT INTO api_keys (id, account_id, name, key_hash, prefix, created_ms) "
            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
@@ -127,6 +127,17 @@ bool Accounts::any_keys() const {
   return query.integer(0) != 0;
 }
 
+std::optional<std::string> Accounts::account_named(const std::string& name) const {
+  {
+    auto guard = db_.lock();
+    auto query = db_.prepare("SELECT id FROM accounts WHERE name = ?1");
+    query.bind(1, name);
+    if (query.step()) return query.text(0);
+  }
+  if (name == kLocalAccount) return std::string(kLocalAccount);
+  return std::nullopt;
+}
+
 std::string Accounts::webhook_secret(const std::string& account_id) {
   if (account_id.empty()) throw Error("webhook secret: no account");
   std::string secret;
@@ -143,6 +154,19 @@ std::string Accounts::webhook_secret(const std::string& account_id) {
         .bind(2, secret)
         .run();
   });
+  return secret;
+}
+
+std::string Accounts::rotate_webhook_secret(const std::string& account_id) {
+  if (account_id.empty()) throw Error("webhook secret: no account");
+  const std::string secret = random_hex(kWebhookSecretBytes);
+  auto guard = db_.lock();
+  db_.prepare(
+         "INSERT INTO webhook_secrets (account_id, secret) VALUES (?1, ?2) "
+         "ON CONFLICT (account_id) DO UPDATE SET secret = excluded.secret")
+      .bind(1, account_id)
+      .bind(2, secret)
+      .run();
   return secret;
 }
 

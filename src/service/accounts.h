@@ -47,8 +47,14 @@ class Accounts {
   // True once any key was created (revoked ones included), so revoking the last key never
   // silently turns authentication off.
   bool any_keys() const;
-  // The account's secret for signing webhooks, created on first use and kept.
+  // The id of the account named `name`: kLocalAccount for "local" unless an account of that
+  // name exists; nullopt when there is none.
+  std::optional<std::string> account_named(const std::string& name) const;
+  // The account's secret for signing webhooks (64 hex digits), created on first use and kept.
   std::string webhook_secret(const std::string& account_id);
+  // Replaces the account's webhook secret with a new random one and returns it: deliveries
+  // attempted from then on are signed with it.
+  std::string rotate_webhook_secret(const std::string& account_id);
 
  private:
   Database& db_;

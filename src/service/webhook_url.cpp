@@ -79,28 +79,35 @@ bool is_private_ipv6(const uint8_t* b) {
   return b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8;  // documentation
 }
 
-void require_public_host(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || !found)
-    bad_url("host '" + host + "' does not resolve");
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, freeaddrinfo);
-  for (const addrinfo* ai = found; ai; ai = ai->ai_next) {
-    bool refused = true;  // an address family we cannot judge is refused
-    if (ai->ai_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(ai->ai_addr);
-      refused = is_private_ipv4(ntohl(in->sin_addr.s_addr));
-    } else if (ai->ai_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(ai->ai_addr);
-      refused = is_private_ipv6(in6->sin6_addr.s6_addr);
-    }
-    if (refused)
+// True for an address the policy refuses; an address that is not numeric text is refused too.
+bool is_private_address(const std::string& address) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return is_private_ipv4(ntohl(v4.s_addr));
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) return is_private_ipv6(v6.s6_addr);
+  return true;
+}
+
+bool is_numeric_address(const std::string& address) {
+  in6_addr any{};
+  return inet_pton(AF_INET, address.c_str(), &any) == 1 ||
+         inet_pton(AF_INET6, address.c_str(), &any) == 1;
+}
+
+// Every address of the host, each checked; the first one is returned.
+std::string checked_address(const std::string& host, bool allow_private,
+                            const HostResolver& resolve) {
+  const std::vector<std::string> addresses = resolve ? resolve(host) : resolve_host(host);
+  if (addresses.empty()) bad_url("host '" + host + "' does not resolve");
+  for (const auto& address : addresses) {
+    if (!is_numeric_address(address))
+      bad_url("host '" + host + "' resolves to a non-numeric address");
+    if (!allow_private && is_private_address(address))
       bad_url("host '" + host +
               "' is a loopback, private or reserved address (the server allows only public "
               "webhook addresses unless started with --allow-private-webhooks)");
   }
+  return addresses.front();
 }
 
 }  // namespace
@@ -152,7 +159,41 @@ WebhookUrl parse_webhook_url(const std::string& text) {
 
 void validate_webhook_url(const std::string& url, bool allow_private) {
   const WebhookUrl parsed = parse_webhook_url(url);
-  if (!allow_private) require_public_host(parsed.host);
+  if (!allow_private) checked_address(parsed.host, false, {});
+}
+
+std::vector<std::string> resolve_host(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || !found) return {};
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, freeaddrinfo);
+  std::vector<std::string> addresses;
+  for (const addrinfo* ai = found; ai; ai = ai->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw = nullptr;
+    if (ai->ai_family == AF_INET)
+      raw = &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr;
+    else if (ai->ai_family == AF_INET6)
+      raw = &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr;
+    // An address family we cannot judge stays in the list as text the check refuses.
+    if (!raw || !inet_ntop(ai->ai_family, raw, text, sizeof text)) {
+      addresses.push_back("unknown address family");
+      continue;
+    }
+    if (std::find(addresses.begin(), addresses.end(), text) == addresses.end())
+      addresses.push_back(text);
+  }
+  return addresses;
+}
+
+CheckedWebhookUrl check_webhook_url(const std::string& url, bool allow_private,
+                                    const HostResolver& resolve) {
+  CheckedWebhookUrl checked;
+  checked.url = parse_webhook_url(url);
+  checked.address = checked_address(checked.url.host, allow_private, resolve);
+  return checked;
 }
 
 }  // namespace dd::service

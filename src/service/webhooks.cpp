@@ -126,9 +126,9 @@ void WebhookSender::attempt(const WebhookDelivery& delivery) {
   std::string error;
   bool permanent = false;
   try {
-    // Checked again at every try: the name may resolve elsewhere now.
-    validate_webhook_url(delivery.url, allow_private_);
-    error = post(delivery);
+    // Checked again at every try (the name may resolve elsewhere now), and the POST goes to the
+    // address just checked.
+    error = post(delivery, check_webhook_url(delivery.url, allow_private_, options_.resolve));
   } catch (const InvalidParameter& e) {
     error = e.what();
     permanent = true;
@@ -157,13 +157,17 @@ void WebhookSender::attempt(const WebhookDelivery& delivery) {
       .run();
 }
 
-std::string WebhookSender::post(const WebhookDelivery& delivery) const {
-  const WebhookUrl url = parse_webhook_url(delivery.url);
+std::string WebhookSender::post(const WebhookDelivery& delivery,
+                                const CheckedWebhookUrl& target) const {
+  const WebhookUrl& url = target.url;
   std::unique_ptr<httplib::ClientImpl> client;
   if (url.scheme == "https")
     client = std::make_unique<httplib::SSLClient>(url.host, url.port);
   else
     client = std::make_unique<httplib::ClientImpl>(url.host, url.port);
+  // The socket goes to the checked address (httplib converts it without a DNS look-up), while
+  // the Host header, SNI and certificate verification keep the name of the URL.
+  client->set_hostname_addr_map({{url.host, target.address}});
   client->set_connection_timeout(options_.timeout_seconds, 0);
   client->set_read_timeout(options_.timeout_seconds, 0);
   client->set_write_timeout(options_.timeout_seconds, 0);

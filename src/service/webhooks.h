@@ -4,7 +4,9 @@
 // secret. Deliveries are rows in SQLite (webhook_deliveries), sent by their own thread and
 // retried with exponential backoff until a 2xx answer or the last attempt; pending rows survive
 // a restart and are picked up again by the next start(). Generation never waits for them.
-// Which URLs may be called is webhook_url.h's policy.
+// Which URLs may be called is webhook_url.h's policy; each attempt resolves the host once, checks
+// every address and connects to the checked one, with the host name kept for the Host header and
+// for TLS (SNI and certificate verification).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,6 +16,7 @@
 
 #include "service/background_loop.h"
 #include "service/database.h"
+#include "service/webhook_url.h"
 
 namespace dd::service {
 
@@ -21,6 +24,7 @@ struct WebhookOptions {
   int64_t base_delay_ms = 2000;  // retry n waits base * 2^(n-1): 2 s, 4 s, 8 s, ...
   int max_attempts = 9;          // the 9th try comes ~8.5 minutes after the first
   int timeout_seconds = 10;      // connect and read, per attempt
+  HostResolver resolve;          // empty: the system resolver (tests give a stub)
 };
 
 struct WebhookDelivery {
@@ -64,8 +68,8 @@ class WebhookSender {
   std::optional<WebhookDelivery> next_due(int64_t now) const;
   int64_t next_due_time() const;
   void attempt(const WebhookDelivery& delivery);
-  // The error of one POST ("" on a 2xx answer).
-  std::string post(const WebhookDelivery& delivery) const;
+  // The error of one POST to the checked address ("" on a 2xx answer).
+  std::string post(const WebhookDelivery& delivery, const CheckedWebhookUrl& target) const;
 
   Database& db_;
   std::function<std::string(const std::string&)> secret_for_;

@@ -147,5 +147,22 @@ TEST_F(AccountsTest, WebhookSecretIsCreatedOnceAndKept) {
   EXPECT_THROW(accounts.webhook_secret(""), Error);
 }
 
+TEST_F(AccountsTest, WebhookSecretRotatesAndAccountsAreFoundByName) {
+  const auto alice = accounts.create_key("alice").account_id;
+  EXPECT_EQ(accounts.account_named("alice"), alice);
+  EXPECT_EQ(accounts.account_named("local"), std::string(kLocalAccount));
+  EXPECT_EQ(accounts.account_named("nobody"), std::nullopt);
+  const std::string before = accounts.webhook_secret(alice);
+  const std::string rotated = accounts.rotate_webhook_secret(alice);
+  EXPECT_EQ(rotated.size(), 64u);
+  EXPECT_TRUE(is_lower_hex(rotated));
+  EXPECT_NE(rotated, before);
+  EXPECT_EQ(accounts.webhook_secret(alice), rotated);
+  // Rotating an account that never had a secret creates one.
+  const std::string local = accounts.rotate_webhook_secret(kLocalAccount);
+  EXPECT_EQ(accounts.webhook_secret(kLocalAccount), local);
+  EXPECT_THROW(accounts.rotate_webhook_secret(""), Error);
+}
+
 }  // namespace
 }  // namespace dd::service

@@ -47,5 +47,41 @@ TEST(WebhookUrl, RefusesMalformedUrls) {
   }
 }
 
+TEST(WebhookUrl, ChecksEveryResolvedAddressOnceAndConnectsToTheFirst) {
+  int calls = 0;
+  const HostResolver resolver = [&calls](const std::string& host) {
+    ++calls;
+    EXPECT_EQ(host, "hooks.example");
+    return std::vector<std::string>{"93.184.216.34", "2606:2800:220:1::1"};
+  };
+  const auto checked = check_webhook_url("https://hooks.example:8443/in?x=1", false, resolver);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(checked.address, "93.184.216.34");
+  EXPECT_EQ(checked.url.host, "hooks.example");
+  EXPECT_EQ(checked.url.port, 8443);
+  EXPECT_EQ(checked.url.target, "/in?x=1");
+
+  // One private address among public ones refuses the host; allowed, the first one is used.
+  const HostResolver rebinding = [](const std::string&) {
+    return std::vector<std::string>{"93.184.216.34", "127.0.0.1"};
+  };
+  EXPECT_THROW(check_webhook_url("http://hooks.example/", false, rebinding), InvalidParameter);
+  EXPECT_EQ(check_webhook_url("http://hooks.example/", true, rebinding).address, "93.184.216.34");
+  // No address, or one that is not numeric (which a connection would look up again), is refused.
+  const HostResolver none = [](const std::string&) { return std::vector<std::string>{}; };
+  EXPECT_THROW(check_webhook_url("http://hooks.example/", true, none), InvalidParameter);
+  const HostResolver name = [](const std::string&) {
+    return std::vector<std::string>{"elsewhere.example"};
+  };
+  EXPECT_THROW(check_webhook_url("http://hooks.example/", true, name), InvalidParameter);
+}
+
+TEST(WebhookUrl, TheSystemResolverAnswersNumericAddresses) {
+  EXPECT_EQ(resolve_host("127.0.0.1"), std::vector<std::string>{"127.0.0.1"});
+  EXPECT_EQ(resolve_host("::1"), std::vector<std::string>{"::1"});
+  EXPECT_EQ(check_webhook_url("http://[::1]:9/", true).address, "::1");
+  EXPECT_TRUE(resolve_host("no-such-host.invalid").empty());
+}
+
 }  // namespace
 }  // namespace dd::service

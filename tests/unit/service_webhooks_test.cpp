@@ -1,14 +1,16 @@
 // WebhookSender against a real loopback receiver: signature, retries with backoff, persistence
-// across a restart, and deliveries to refused addresses (the URL policy itself:
-// service_webhook_url_test.cpp).
+// across a restart, deliveries to refused addresses (the URL policy itself:
+// service_webhook_url_test.cpp), connections to exactly the checked address, and secret rotation.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "service/accounts.h"
 #include "service/crypto.h"
 #include "service/webhooks.h"
 #include "util/error.h"
@@ -24,6 +26,7 @@ struct Received {
   std::string content_type;
   std::string signature;
   std::string attempt;
+  std::string host;
 };
 
 // An HTTP server on a loopback port that answers 500 to the first `failures` requests.
@@ -34,7 +37,8 @@ class Receiver {
       std::lock_guard lock(mutex_);
       received_.push_back({request.body, request.get_header_value("Content-Type"),
                            request.get_header_value("X-Diffusiond-Signature"),
-                           request.get_header_value("X-Diffusiond-Attempt")});
+                           request.get_header_value("X-Diffusiond-Attempt"),
+                           request.get_header_value("Host")});
       response.status = static_cast<int>(received_.size()) <= failures_ ? 500 : 204;
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -48,6 +52,7 @@ class Receiver {
     thread_.join();
   }
 
+  int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
   std::vector<Received> received() {
     std::lock_guard lock(mutex_);
@@ -75,11 +80,13 @@ class WebhooksTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  std::unique_ptr<WebhookSender> sender(int64_t base_delay_ms = 20, int max_attempts = 5) {
+  std::unique_ptr<WebhookSender> sender(int64_t base_delay_ms = 20, int max_attempts = 5,
+                                        HostResolver resolve = {}) {
     WebhookOptions options;
     options.base_delay_ms = base_delay_ms;
     options.max_attempts = max_attempts;
     options.timeout_seconds = 5;
+    options.resolve = std::move(resolve);
     return std::make_unique<WebhookSender>(
         *db_, [](const std::string& account) { return "secret-of-" + account; }, true, options);
   }
@@ -219,6 +226,73 @@ TEST_F(WebhooksTest, AnUnreachableReceiverIsRetriedNotFatal) {
   EXPECT_EQ(delivery.status, "failed");
   EXPECT_EQ(delivery.attempts, 2);
   EXPECT_NE(delivery.last_error.find("request failed"), std::string::npos) << delivery.last_error;
+}
+
+// The host name of the URL is resolved once per attempt (here by a stub: ".invalid" never
+// resolves in DNS), and the connection goes to the address that was checked, with the name kept
+// in the Host header.
+TEST_F(WebhooksTest, ConnectsToTheCheckedAddressResolvedOncePerAttempt) {
+  Receiver receiver(1);  // the first try fails: two attempts, two resolutions
+  std::atomic<int> calls = 0;
+  auto webhooks = sender(10, 3, [&calls](const std::string& host) {
+    ++calls;
+    EXPECT_EQ(host, "hooks.invalid");
+    return std::vector<std::string>{"127.0.0.1"};
+  });
+  webhooks->start();
+  const std::string host = "hooks.invalid:" + std::to_string(receiver.port());
+  webhooks->enqueue("job-1", "acct", "http://" + host + "/hook", kBody);
+  const auto delivery = wait_final(*webhooks, "job-1");
+  EXPECT_EQ(delivery.status, "delivered") << delivery.last_error;
+  EXPECT_EQ(delivery.attempts, 2);
+  EXPECT_EQ(calls, 2);
+  const auto received = receiver.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[1].host, host);
+  EXPECT_EQ(received[1].body, kBody);
+}
+
+TEST_F(WebhooksTest, AHostWithAnyPrivateAddressIsNeverContacted) {
+  Receiver receiver;
+  std::atomic<int> calls = 0;
+  WebhookOptions options;
+  options.resolve = [&calls](const std::string&) {
+    ++calls;
+    return std::vector<std::string>{"93.184.216.34", "127.0.0.1"};
+  };
+  WebhookSender webhooks(
+      *db_, [](const std::string&) { return "k"; }, false, options);
+  webhooks.start();
+  webhooks.enqueue("job-1", "acct",
+                   "http://hooks.invalid:" + std::to_string(receiver.port()) + "/hook", kBody);
+  const auto delivery = wait_final(webhooks, "job-1");
+  EXPECT_EQ(delivery.status, "failed");
+  EXPECT_NE(delivery.last_error.find("loopback"), std::string::npos) << delivery.last_error;
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(receiver.received().empty());
+}
+
+TEST_F(WebhooksTest, RotatingTheSecretChangesTheNextSignature) {
+  Receiver receiver;
+  Accounts accounts(*db_);
+  const std::string account = accounts.create_key("alice").account_id;
+  WebhookOptions options;
+  options.timeout_seconds = 5;
+  WebhookSender webhooks(
+      *db_, [&accounts](const std::string& id) { return accounts.webhook_secret(id); }, true,
+      options);
+  webhooks.start();
+  const std::string before = accounts.webhook_secret(account);
+  webhooks.enqueue("job-1", account, receiver.url(), kBody);
+  ASSERT_EQ(wait_final(webhooks, "job-1").status, "delivered");
+  const std::string after = accounts.rotate_webhook_secret(account);
+  webhooks.enqueue("job-2", account, receiver.url(), kBody);
+  ASSERT_EQ(wait_final(webhooks, "job-2").status, "delivered");
+  const auto received = receiver.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].signature, WebhookSender::signature(before, kBody));
+  EXPECT_EQ(received[1].signature, WebhookSender::signature(after, kBody));
+  EXPECT_NE(received[0].signature, received[1].signature);
 }
 
 }  // namespace
