@@ -1,16 +1,25 @@
 #include "http/api.h"
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 
 namespace dd::http {
 
 namespace {
 
+// The key of "Authorization: Bearer KEY"; the scheme is case-insensitive (RFC 7235 2.1).
 std::string bearer_token(const httplib::Request& request) {
   const std::string header = request.get_header_value("Authorization");
-  const std::string prefix = "Bearer ";
-  if (header.size() > prefix.size() && header.compare(0, prefix.size(), prefix) == 0)
-    return header.substr(prefix.size());
+  const std::string scheme = "bearer";
+  const bool is_bearer =
+      header.size() > scheme.size() + 1 && (header[scheme.size()] == ' ') &&
+      std::equal(scheme.begin(), scheme.end(), header.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+  if (is_bearer) {
+    const size_t key = header.find_first_not_of(' ', scheme.size());
+    if (key != std::string::npos) return header.substr(key);
+  }
   return request.get_header_value("x-api-key");
 }
 

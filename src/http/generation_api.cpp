@@ -18,8 +18,10 @@ void generate_base64(Api& api, const httplib::Request& request, httplib::Respons
   job.dialect = "generation";
   auto& spec = job.spec;
   read_fields(body, generation_fields(), spec);
+  InputImage init;
   if (auto image = body.string("image", api.options.max_body_bytes)) {
-    spec.init_image_path = save_input_image_base64(api, *image, "image");
+    init = save_input_image_base64(api, *image, "image");
+    spec.init_image_path = init.path;
     // Inpainting repaints the masked area from scratch unless asked to keep some of it.
     if (body.has("mask")) spec.dialect_defaults.strength = 1.0;
   } else if (body.has("strength")) {
@@ -27,7 +29,7 @@ void generate_base64(Api& api, const httplib::Request& request, httplib::Respons
   }
   if (auto mask = body.string("mask", api.options.max_body_bytes)) {
     if (spec.init_image_path.empty()) throw bad_parameter("mask", "a mask needs an image");
-    spec.mask_path = save_input_image_base64(api, *mask, "mask");
+    spec.mask_path = save_input_image_base64(api, *mask, "mask", &init).path;
   }
   const auto images = generate_now(api, job);
   nlohmann::json data = nlohmann::json::array();
@@ -77,7 +79,8 @@ const Fields& generation_fields() {
   return fields;
 }
 
-void add_generation_api(httplib::Server& server, Api& api) {
+void add_generation_api(httplib::Server& http, Api& api) {
+  Routes server(http, api);
   // The seed's own text-to-image example sends its JSON body with GET: GetBodyServer serves a
   // GET with a body as this POST; a GET without one is answered like an empty POST.
   auto handler = guarded([&api](const auto& req, auto& res) { generate_base64(api, req, res); });

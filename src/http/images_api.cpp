@@ -146,7 +146,7 @@ void transform(Api& api, const httplib::Request& request, httplib::Response& res
   send_json(response, image_object(created, api.base_url(request)), 201);
 }
 
-void add_image_object_routes(httplib::Server& server, Api& api) {
+void add_image_object_routes(Routes& server, Api& api) {
   const std::string image = R"(/v1/images/([^/]+))";
   server.Get(image, guarded([&api](const auto& request, auto& response) {
                const auto record = image_of(api, request.matches[1], api.account(request));
@@ -240,7 +240,8 @@ const Fields& transform_fields() {
   return fields;
 }
 
-void add_images_api(httplib::Server& server, Api& api) {
+void add_images_api(httplib::Server& http, Api& api) {
+  Routes server(http, api);
   server.Post("/v1/images/imagine", guarded([&api](const auto& request, auto& response) {
                 imagine(api, request, response);
               }));

@@ -149,7 +149,8 @@ const Fields& jobs_character_fields() {
   return fields;
 }
 
-void add_jobs_api(httplib::Server& server, Api& api) {
+void add_jobs_api(httplib::Server& http, Api& api) {
+  Routes server(http, api);
   server.Post("/v0/api/images",
               guarded([&api](const auto& req, auto& res) { create_image_job(api, req, res); }));
   server.Get(R"(/v0/api/jobs/([^/]+))", guarded([&api](const auto& req, auto& res) {

@@ -244,7 +244,8 @@ const Fields& openai_edit_fields() {
   return fields;
 }
 
-void add_openai_api(httplib::Server& server, Api& api) {
+void add_openai_api(httplib::Server& http, Api& api) {
+  Routes server(http, api);
   constexpr auto openai = ErrorStyle::OpenAI;
   server.Post(
       "/v1/images/generations",

@@ -85,7 +85,8 @@ const Fields& sd_fields() {
   return fields;
 }
 
-void add_sd_api(httplib::Server& server, Api& api) {
+void add_sd_api(httplib::Server& http, Api& api) {
+  Routes server(http, api);
   server.Post("/sd",
               guarded([&api](const auto& req, auto& res) { generate_bytes(api, req, res); }));
   server.Get("/models", guarded([&api](const auto& req, auto& res) {

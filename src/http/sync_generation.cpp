@@ -45,8 +45,9 @@ std::vector<GeneratedImage> generate_now(Api& api, const service::NewJob& new_jo
   return images;
 }
 
-std::string save_input_image(Api& api, const std::vector<uint8_t>& bytes,
-                             const std::string& param) {
+namespace {
+
+io::Image decode_input(const std::vector<uint8_t>& bytes, const std::string& param) {
   io::Image image;
   try {
     image = io::decode_image(bytes, param);
@@ -58,6 +59,10 @@ std::string save_input_image(Api& api, const std::vector<uint8_t>& bytes,
     throw bad_parameter(param,
                         param + " must be 64..2048 pixels on each side, a multiple of 8 (got " +
                             std::to_string(image.width) + "x" + std::to_string(image.height) + ")");
+  return image;
+}
+
+std::string store_input(Api& api, const io::Image& image) {
   const auto dir = std::filesystem::path(api.service.options().data_dir) / "inputs";
   std::filesystem::create_directories(dir);
   const auto path = (dir / (service::new_uuid() + ".png")).string();
@@ -65,14 +70,28 @@ std::string save_input_image(Api& api, const std::vector<uint8_t>& bytes,
   return path;
 }
 
-std::string save_input_image_base64(Api& api, const std::string& base64, const std::string& param) {
+}  // namespace
+
+std::string save_input_image(Api& api, const std::vector<uint8_t>& bytes,
+                             const std::string& param) {
+  return store_input(api, decode_input(bytes, param));
+}
+
+InputImage save_input_image_base64(Api& api, const std::string& base64, const std::string& param,
+                                   const InputImage* same_size_as) {
   std::vector<uint8_t> bytes;
   try {
     bytes = io::base64_decode(base64, param);
   } catch (const Error& e) {
     throw bad_parameter(param, e.what());
   }
-  return save_input_image(api, bytes, param);
+  const io::Image image = decode_input(bytes, param);
+  if (same_size_as && (image.width != same_size_as->width || image.height != same_size_as->height))
+    throw bad_parameter(
+        param, param + " is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                   " but the image is " + std::to_string(same_size_as->width) + "x" +
+                   std::to_string(same_size_as->height) + "; they must be the same size");
+  return {store_input(api, image), image.width, image.height};
 }
 
 }  // namespace dd::http

@@ -1,0 +1,165 @@
+// What every dialect shares about a request before and after its handler: the Bearer scheme in
+// any case, 405 with Allow for a known path asked with another method, input pictures (data:
+// URLs, a mask of the image's size), and errors that name no file by its absolute server path.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "http/routes.h"
+#include "http_test_server.h"
+#include "io/base64.h"
+#include "io/image_codec.h"
+#include "service/crypto.h"
+#include "test_support.h"
+
+namespace dd::http {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TestServer;
+
+std::string png_base64(int width, int height, uint8_t value) {
+  io::Image image{width, height,
+                  std::vector<uint8_t>(static_cast<size_t>(width) * height * 3, value)};
+  return io::base64_encode(io::encode_image(image, "png"));
+}
+
+// Nothing is generated; a request that queues a job anyway answers 504 soon.
+test::TestServerOptions without_worker() {
+  test::TestServerOptions options;
+  options.start_worker = false;
+  options.sync_timeout_ms = 2000;
+  return options;
+}
+
+TEST(RequestChecks, TheBearerSchemeIsCaseInsensitive) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server(without_worker());
+  const auto alice = server.service().accounts().create_key("alice");
+  auto client = server.client();
+  for (const std::string scheme : {"Bearer", "bearer", "BEARER", "bEaReR"}) {
+    const auto reply = client.Get("/models", {{"Authorization", scheme + " " + alice.key}});
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200) << scheme << ": " << reply->body;
+  }
+  const auto wrong = client.Get("/models", {{"Authorization", "Basic " + alice.key}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+}
+
+httplib::Request request_for(const std::string& method, const std::string& path) {
+  httplib::Request request;
+  request.method = method;
+  request.path = path;
+  return request;
+}
+
+TEST(RequestChecks, AKnownPathWithAnotherMethodIs405WithAllow) {
+  RouteTable routes;
+  routes.add("GET", "/health");
+  routes.add("POST", "/sd");
+  routes.add("GET", R"(/v1/images/([^/]+))");
+  routes.add("DELETE", R"(/v1/images/([^/]+))");
+  EXPECT_EQ(routes.allowed("/v1/images/abc"), (std::vector<std::string>{"GET", "HEAD", "DELETE"}));
+  EXPECT_TRUE(routes.allowed("/nowhere").empty());
+  const auto unhandled = httplib::Server::HandlerResponse::Unhandled;
+
+  httplib::Response put;
+  EXPECT_EQ(method_not_allowed(routes, 1000, request_for("PUT", "/sd"), put), unhandled);
+  EXPECT_EQ(put.status, 405);
+  EXPECT_EQ(put.get_header_value("Allow"), "POST");
+  const auto body = nlohmann::json::parse(put.body, nullptr, false);
+  EXPECT_EQ(body["success"], false) << put.body;
+  EXPECT_EQ(body["error"]["code"], "method_not_allowed") << put.body;
+  httplib::Response patch;
+  method_not_allowed(routes, 1000, request_for("PATCH", "/v1/images/abc"), patch);
+  EXPECT_EQ(patch.status, 405);
+  EXPECT_EQ(patch.get_header_value("Allow"), "GET, HEAD, DELETE");
+  httplib::Response options;
+  method_not_allowed(routes, 1000, request_for("OPTIONS", "/health"), options);
+  EXPECT_EQ(options.get_header_value("Allow"), "GET, HEAD");
+
+  // Served methods, unknown paths and bodies over the limit (httplib's 413) are left alone.
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"HEAD", "/health"}, {"DELETE", "/v1/images/abc"}, {"PUT", "/nowhere"}}) {
+    httplib::Response response;
+    method_not_allowed(routes, 1000, request_for(method, path), response);
+    EXPECT_EQ(response.status, -1) << method << " " << path;
+    EXPECT_TRUE(response.body.empty()) << method << " " << path;
+  }
+  auto large = request_for("PUT", "/sd");
+  large.set_header("Content-Length", "1001");
+  httplib::Response response;
+  method_not_allowed(routes, 1000, large, response);
+  EXPECT_EQ(response.status, -1);
+}
+
+TEST(RequestChecks, AMaskOfAnotherSizeIsRefusedBeforeQueueing) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server(without_worker());
+  const auto reply = server.post(
+      "/api/v1/images/generation",
+      {{"prompt", "x"}, {"image", png_base64(96, 64, 200)}, {"mask", png_base64(64, 64, 255)}});
+  EXPECT_EQ(reply.status, 400) << reply.body;
+  EXPECT_EQ(reply.json["error"]["param"], "mask") << reply.body;
+  EXPECT_NE(reply.body.find("64x64"), std::string::npos) << reply.body;
+  EXPECT_EQ(server.service().jobs().queued_count(), 0);
+}
+
+TEST(RequestChecks, EveryBase64ImageFieldTakesADataUrl) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server;
+  const std::string prefix = "data:image/png;base64,";
+  const nlohmann::json base = {{"prompt", "a red cap"}, {"num_steps", 2}};
+  for (const std::string field : {"image", "mask"}) {
+    nlohmann::json body = base;
+    body["image"] = png_base64(64, 64, 200);
+    body["mask"] = png_base64(64, 64, 255);
+    body[field] = prefix + body[field].get<std::string>();
+    const auto reply = server.post("/api/v1/images/generation", body);
+    EXPECT_EQ(reply.status, 200) << field << ": " << reply.body.substr(0, 300);
+  }
+}
+
+// A models dir with the tiny model and a checkpoint that is not one.
+std::string models_with_a_broken_one() {
+  const fs::path root = fs::temp_directory_path() / ("dd_broken_models_" + service::random_hex(6));
+  fs::create_directories(root);
+  const fs::path tiny = test::tiny_models_dir();
+  fs::create_directory_symlink(tiny / "sd15-tiny", root / "sd15-tiny");
+  fs::copy_file(tiny / "sd15-tiny.json", root / "sd15-tiny.json");
+  std::ofstream(root / "broken.safetensors") << "this is not a safetensors file";
+  return root.string();
+}
+
+TEST(RequestChecks, ErrorsNameNoAbsoluteServerPath) {
+  DD_REQUIRE_FIXTURES();
+  test::TestServerOptions options;
+  options.models_dir = models_with_a_broken_one();
+  TestServer server(options);
+  const std::string models_dir = fs::absolute(server.models_dir()).string();
+  const std::string data_dir = fs::absolute(server.data_dir()).string();
+  const auto expect_no_paths = [&](const std::string& what, const std::string& body) {
+    EXPECT_EQ(body.find(models_dir), std::string::npos) << what << ": " << body;
+    EXPECT_EQ(body.find(data_dir), std::string::npos) << what << ": " << body;
+  };
+  const auto sync = server.post("/sd", {{"prompt", "x"}, {"model", "broken"}});
+  EXPECT_GE(sync.status, 400) << sync.body;
+  EXPECT_NE(sync.body.find("broken"), std::string::npos) << sync.body;
+  expect_no_paths("/sd", sync.body);
+
+  const auto created = server.post("/v0/api/images", {{"prompt", "x"}, {"model", "broken"}});
+  if (created.status == 200) {
+    const auto job = server.wait_for_job(created.json["jobId"]);
+    EXPECT_EQ(job["status"], "FAILED") << job.dump();
+    expect_no_paths("job", job.dump());
+  } else {
+    expect_no_paths("/v0/api/images", created.body);
+  }
+  for (const std::string path : {"/v1/models", "/v1/models/broken", "/models", "/ready"})
+    expect_no_paths(path, server.get(path).body);
+}
+
+}  // namespace
+}  // namespace dd::http
