@@ -1,10 +1,15 @@
 #include "cli/serve_command.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "cli/compute_options.h"
 #include "cli/model_choice.h"
@@ -30,6 +35,67 @@ void stop_on_signal(int) {
   if (g_server) g_server->stop();
 }
 
+// SIGHUP reads the models directory again. The handler only writes a byte to a pipe (safe in a
+// signal handler; never blocks: the pipe does not wait when full, and one byte pending is as
+// good as many); a thread reading the pipe rescans.
+volatile std::sig_atomic_t g_hangup_pipe = -1;
+
+void note_hangup(int) {
+  const int saved_errno = errno;
+  const int fd = g_hangup_pipe;
+  if (fd >= 0) {
+    const char byte = 'h';
+    [[maybe_unused]] const auto written = ::write(fd, &byte, 1);
+  }
+  errno = saved_errno;
+}
+
+class RescanOnHangup {
+ public:
+  explicit RescanOnHangup(service::ModelRegistry& models) {
+    if (::pipe2(fds_, O_CLOEXEC) != 0 || ::fcntl(fds_[1], F_SETFL, O_NONBLOCK) != 0)
+      throw Error("cannot create the pipe for SIGHUP");
+    thread_ = std::thread([this, &models] { rescan_on_each_byte(models); });
+    g_hangup_pipe = fds_[1];
+    struct sigaction action {};
+    action.sa_handler = note_hangup;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    ::sigaction(SIGHUP, &action, &previous_);
+  }
+  RescanOnHangup(const RescanOnHangup&) = delete;
+  RescanOnHangup& operator=(const RescanOnHangup&) = delete;
+  ~RescanOnHangup() {
+    ::sigaction(SIGHUP, &previous_, nullptr);
+    g_hangup_pipe = -1;
+    ::close(fds_[1]);  // the reader sees the end of the pipe and returns
+    thread_.join();
+    ::close(fds_[0]);
+  }
+
+ private:
+  void rescan_on_each_byte(service::ModelRegistry& models) {
+    char byte = 0;
+    for (;;) {
+      const auto got = ::read(fds_[0], &byte, 1);
+      if (got < 0 && errno == EINTR) continue;
+      if (got != 1) return;
+      try {
+        models.rescan();
+        std::cerr << "diffusiond: SIGHUP: " << models.list().size()
+                  << " model(s) in the models directory, default '" << models.default_model_id()
+                  << "'" << std::endl;
+      } catch (const std::exception& e) {
+        std::cerr << "diffusiond: SIGHUP: rescan failed: " << e.what() << std::endl;
+      }
+    }
+  }
+
+  int fds_[2] = {-1, -1};
+  std::thread thread_;
+  struct sigaction previous_ {};
+};
+
 void run_serve(ServeArgs& args) {
   args.http.max_body_bytes = static_cast<size_t>(args.max_body_mb) << 20;
   args.service.memory_budget_bytes = static_cast<size_t>(args.memory_budget_gb * (1ull << 30));
@@ -45,6 +111,7 @@ void run_serve(ServeArgs& args) {
   g_server = &server;
   std::signal(SIGINT, stop_on_signal);
   std::signal(SIGTERM, stop_on_signal);
+  const RescanOnHangup rescan_on_hangup(service.models());
   std::cerr << "diffusiond: serving " << service.models().list().size() << " model(s) from "
             << args.service.models_dir << " on http://" << args.http.host << ":" << args.http.port
             << (service.accounts().any_keys() ? " (API keys required)" : " (local mode, no keys)")
@@ -87,6 +154,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                 "Allow webhook URLs on loopback/private addresses (tests)");
   cmd->add_flag("--insecure-no-auth", args->http.insecure_no_auth,
                 "Serve a non-loopback address without API keys");
+  cmd->add_option("--cors-origin", args->http.cors_origins,
+                  "A browser origin (e.g. https://app.example.com) allowed to call the API; "
+                  "repeatable. Without one, every cross-origin request is refused");
+  cmd->add_option("--max-connections-per-client", args->http.max_connections_per_client,
+                  "Connections one client address may hold at once")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10000}));
   cmd->callback([args, &exit_code] {
     run_serve(*args);
     exit_code = 0;
@@ -130,6 +204,25 @@ void add_keys_command(CLI::App& app, int& exit_code) {
     auto db = open();
     if (!service::Accounts(*db).revoke(*target)) throw Error("no active key '" + *target + "'");
     std::cerr << "revoked " << *target << "\n";
+    exit_code = 0;
+  });
+  auto rotate = std::make_shared<bool>(false);
+  auto* secret = keys->add_subcommand(
+      "webhook-secret",
+      "Show the webhook signing secret of the account NAME (\"local\" without keys)");
+  secret->add_option("name", *name, "Account name")->required();
+  secret->add_flag("--rotate", *rotate, "Replace it with a new random secret first");
+  secret->callback([open, name, rotate, &exit_code] {
+    auto db = open();
+    service::Accounts accounts(*db);
+    const auto account = accounts.account_named(*name);
+    if (!account) throw Error("no account named '" + *name + "'");
+    std::cout << (*rotate ? accounts.rotate_webhook_secret(*account)
+                          : accounts.webhook_secret(*account))
+              << "\n";
+    if (*rotate)
+      std::cerr << "webhook secret of '" << *name
+                << "' rotated; deliveries from now on are signed with it\n";
     exit_code = 0;
   });
 }

@@ -7,8 +7,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "http/api_error.h"
+#include "http/routes.h"
 #include "service/service.h"
 
 namespace dd::http {
@@ -20,6 +22,14 @@ struct HttpOptions {
   bool insecure_no_auth = false;
   // How long synchronous endpoints wait for their image before answering 504.
   int sync_timeout_ms = 10 * 60 * 1000;
+  // Browser origins allowed to call the API (CORS); none by default: every cross-origin request
+  // is refused.
+  std::vector<std::string> cors_origins;
+  // Connections one client address may hold at once; how long a request head may take.
+  size_t max_connections_per_client = 32;
+  int head_timeout_s = 10;
+  // Threads serving connections at most (each waits on its socket or job, cheaply).
+  size_t max_connection_threads = 256;
 };
 
 enum class ErrorStyle { Standard, OpenAI };
@@ -30,6 +40,8 @@ class Api {
 
   service::Service& service;
   const HttpOptions options;
+  // Every route the dialects serve (they register through Routes): for 405 answers.
+  RouteTable routes;
 
   // The account of the request's key (Authorization: Bearer, x-api-key, or `body_token` for
   // the /sd dialect). With no keys configured, the local account (loopback, or
@@ -58,5 +70,7 @@ void add_generation_api(httplib::Server& server, Api& api);
 void add_images_api(httplib::Server& server, Api& api);
 void add_openai_api(httplib::Server& server, Api& api);
 void add_service_endpoints(httplib::Server& server, Api& api);
+void add_account_api(httplib::Server& server, Api& api);
+void add_models_api(httplib::Server& server, Api& api);
 
 }  // namespace dd::http

@@ -54,7 +54,16 @@ bool ConnectionStream::readable_within(std::chrono::milliseconds timeout) const 
 }
 
 ssize_t ConnectionStream::fill() {
-  if (!wait_for(socket_, POLLIN, timeouts_.read)) return -1;
+  auto timeout = timeouts_.read;
+  if (in_head_) {
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+        head_deadline_ - std::chrono::steady_clock::now());
+    if (left < timeout) timeout = std::max(left, std::chrono::microseconds(0));
+  }
+  if (!wait_for(socket_, POLLIN, timeout)) {
+    if (in_head_ && std::chrono::steady_clock::now() >= head_deadline_) head_too_slow_ = true;
+    return -1;
+  }
   buffer_.resize(kReadChunk);
   offset_ = 0;
   ssize_t n;
@@ -62,6 +71,7 @@ ssize_t ConnectionStream::fill() {
     n = ::recv(socket_, buffer_.data(), buffer_.size(), 0);
   } while (n < 0 && errno == EINTR);
   buffer_.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  if (n > 0) bytes_read_ += static_cast<uint64_t>(n);
   return n < 0 ? -1 : n;
 }
 
@@ -113,6 +123,7 @@ void ConnectionStream::get_local_ip_and_port(std::string& ip, int& port) const {
 void ConnectionStream::begin_head() {
   in_head_ = true;
   head_bytes_ = 0;
+  head_deadline_ = std::chrono::steady_clock::now() + timeouts_.head;
 }
 
 void ConnectionStream::end_head() { in_head_ = false; }
@@ -125,6 +136,26 @@ bool ConnectionStream::skip(size_t count) {
     count -= dropped;
   }
   return true;
+}
+
+bool ConnectionStream::read_exactly(char* out, size_t count) {
+  while (count > 0) {
+    if (buffered() == 0 && fill() <= 0) return false;
+    const size_t taken = std::min(count, buffered());
+    std::memcpy(out, buffer_.data() + offset_, taken);
+    offset_ += taken;
+    out += taken;
+    count -= taken;
+  }
+  return true;
+}
+
+void ConnectionStream::unread(const std::string& bytes) {
+  std::vector<char> merged(bytes.begin(), bytes.end());
+  merged.insert(merged.end(), buffer_.begin() + static_cast<std::ptrdiff_t>(offset_),
+                buffer_.end());
+  buffer_ = std::move(merged);
+  offset_ = 0;
 }
 
 bool ConnectionStream::read_line(std::string& line, size_t max_length) {

@@ -13,8 +13,11 @@
 namespace dd::http {
 
 struct StreamTimeouts {
-  std::chrono::microseconds read{0};
-  std::chrono::microseconds write{0};
+  std::chrono::microseconds read{0};   // waiting for the next bytes
+  std::chrono::microseconds write{0};  // waiting to send
+  // A whole request head (request line and headers) must arrive within this, however the client
+  // trickles it: a slow client cannot hold a connection by sending a byte now and then.
+  std::chrono::microseconds head{0};
 };
 
 class ConnectionStream final : public httplib::Stream {
@@ -32,15 +35,23 @@ class ConnectionStream final : public httplib::Stream {
   void get_local_ip_and_port(std::string& ip, int& port) const override;
   socket_t socket() const override { return socket_; }
 
-  // Marks where a request head starts and ends: only in between are reads capped.
+  // Marks where a request head starts and ends: only in between are reads capped, in bytes and
+  // in time (StreamTimeouts::head from begin_head()).
   void begin_head();
   void end_head();
   bool head_too_large() const { return head_too_large_; }
+  bool head_too_slow() const { return head_too_slow_; }
 
   // Whether a byte can be read within `timeout` (buffered bytes count; so does EOF).
   bool readable_within(std::chrono::milliseconds timeout) const;
   // Reads and drops exactly `count` bytes; false on EOF, error or timeout.
   bool skip(size_t count);
+  // Reads exactly `count` bytes into `out`; false on EOF, error or timeout.
+  bool read_exactly(char* out, size_t count);
+  // Puts bytes back in front of what is still to be read.
+  void unread(const std::string& bytes);
+  // Bytes read from the socket so far.
+  uint64_t bytes_read() const { return bytes_read_; }
   // Reads one line including its '\n' into `line`; false past `max_length` bytes, at EOF or on
   // error.
   bool read_line(std::string& line, size_t max_length);
@@ -56,9 +67,12 @@ class ConnectionStream final : public httplib::Stream {
   size_t max_head_bytes_;
   bool in_head_ = false;
   bool head_too_large_ = false;
+  bool head_too_slow_ = false;
+  std::chrono::steady_clock::time_point head_deadline_;
   size_t head_bytes_ = 0;
   std::vector<char> buffer_;
   size_t offset_ = 0;
+  uint64_t bytes_read_ = 0;
 };
 
 }  // namespace dd::http

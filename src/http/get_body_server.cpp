@@ -1,5 +1,7 @@
 #include "http/get_body_server.h"
 
+#include <arpa/inet.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +26,11 @@ constexpr size_t kMaxChunkLine = 1024;
 // Reading what a client still sends before closing on it (see linger_before_close).
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kMaxLingerBytes = size_t(1) << 20;
+// After a connection has read this much more, freed request memory goes back to the system.
+constexpr uint64_t kTrimAfterBytes = uint64_t(1) << 20;
+
+// The refusal of the request this thread is routing (see GetBodyServer::take_refusal).
+thread_local std::optional<GetBodyServer::Refusal> t_refusal;
 
 // The methods httplib 0.11 reads a body for itself (its detail::expect_content).
 bool httplib_reads_body(const std::string& method) {
@@ -119,18 +126,86 @@ std::chrono::microseconds duration(time_t seconds, time_t microseconds) {
   return std::chrono::seconds(seconds) + std::chrono::microseconds(microseconds);
 }
 
+std::string peer_address(socket_t socket) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getpeername(socket, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw =
+      address.ss_family == AF_INET6
+          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr)
+          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&address)->sin_addr);
+  return inet_ntop(address.ss_family, raw, text, sizeof text) ? text : "";
+}
+
+// The answer to a connection refused before any request was read from it.
+void refuse_connection(socket_t socket, const std::string& message) {
+  const std::string body = R"({"success": false, "error": {"code": "too_many_connections", )"
+                           R"("message": ")" +
+                           message + R"(", "param": null}})";
+  const std::string answer =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
+      "\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  ::send(socket, answer.data(), answer.size(), MSG_NOSIGNAL);
+}
+
+GetBodyServer::Refusal body_refusal(bool too_large, uint64_t max_bytes) {
+  if (too_large)
+    return {413,
+            "body_too_large",
+            "the request body is larger than " + std::to_string(max_bytes) + " bytes",
+            {}};
+  return {400,
+          "bad_request",
+          "malformed body framing (Content-Length must be a whole number of bytes; chunks must be "
+          "well formed)",
+          {}};
+}
+
 }  // namespace
 
 void GetBodyServer::serve_get_with_body_as_post(const std::string& path) {
   post_paths_.insert(path);
 }
 
+std::optional<GetBodyServer::Refusal> GetBodyServer::take_refusal() {
+  auto refusal = std::move(t_refusal);
+  t_refusal.reset();
+  return refusal;
+}
+
+bool GetBodyServer::admit(const std::string& address) {
+  std::lock_guard lock(connections_mutex_);
+  size_t& count = connections_[address];
+  if (max_per_address_ > 0 && count >= max_per_address_) {
+    if (count == 0) connections_.erase(address);
+    return false;
+  }
+  ++count;
+  return true;
+}
+
+void GetBodyServer::release(const std::string& address) {
+  std::lock_guard lock(connections_mutex_);
+  const auto it = connections_.find(address);
+  if (it != connections_.end() && --it->second == 0) connections_.erase(it);
+}
+
 bool GetBodyServer::process_and_close_socket(socket_t socket) {
-  ConnectionStream stream(socket,
-                          {duration(read_timeout_sec_, read_timeout_usec_),
-                           duration(write_timeout_sec_, write_timeout_usec_)},
-                          kMaxHeadBytes);
-  const bool clean = serve_connection(stream);
+  const std::string address = peer_address(socket);
+  bool clean = false;
+  if (admit(address)) {
+    ConnectionStream stream(socket,
+                            {duration(read_timeout_sec_, read_timeout_usec_),
+                             duration(write_timeout_sec_, write_timeout_usec_), head_timeout_},
+                            kMaxHeadBytes);
+    clean = serve_connection(stream);
+    release(address);
+  } else {
+    refuse_connection(socket, "too many connections from " + address + " (at most " +
+                                  std::to_string(max_per_address_) + ")");
+  }
   if (!clean) linger_before_close(socket);
   ::shutdown(socket, SHUT_RDWR);
   ::close(socket);
@@ -138,6 +213,7 @@ bool GetBodyServer::process_and_close_socket(socket_t socket) {
 }
 
 bool GetBodyServer::serve_connection(ConnectionStream& stream) {
+  uint64_t trimmed_at = 0;
   for (size_t left = keep_alive_max_count_; left > 0; --left) {
     if (!next_request_arrives(stream)) return true;
     bool head_parsed = false;
@@ -150,6 +226,10 @@ bool GetBodyServer::serve_connection(ConnectionStream& stream) {
           head_parsed = true;
           keep_open = prepare_request(stream, request);
         });
+    if (stream.bytes_read() - trimmed_at >= kTrimAfterBytes) {
+      trimmed_at = stream.bytes_read();
+      malloc_trim(0);  // a large body was read and freed: return its memory to the system
+    }
     if (!head_parsed || !keep_open) return false;
     if (!answered || close_requested) return true;
   }
@@ -166,8 +246,26 @@ bool GetBodyServer::next_request_arrives(const ConnectionStream& stream) const {
 }
 
 bool GetBodyServer::prepare_request(ConnectionStream& stream, httplib::Request& request) const {
-  if (httplib_reads_body(request.method)) return true;
+  t_refusal.reset();
   const BodyFraming framing = body_framing(request);
+  std::optional<Refusal> refusal = screen_ ? screen_(request) : std::nullopt;
+  if (!refusal && framing.kind == BodyFraming::Invalid) refusal = body_refusal(false, 0);
+  if (!refusal && framing.kind == BodyFraming::Length && framing.length > payload_max_length_)
+    refusal = body_refusal(true, payload_max_length_);
+  bool too_large = false;
+  if (!refusal && framing.kind == BodyFraming::Chunked && httplib_reads_body(request.method) &&
+      !unchunk_body(stream, request, too_large))
+    refusal = body_refusal(too_large, payload_max_length_);
+  if (refusal) {
+    t_refusal = std::move(refusal);
+    if (framing.kind == BodyFraming::None) return true;
+    // The body stays unread: no "100 Continue", and the connection ends after the answer.
+    request.headers.erase("Expect");
+    request.headers.erase("Connection");
+    request.set_header("Connection", "close");
+    return false;
+  }
+  if (httplib_reads_body(request.method)) return true;
   if (framing.kind == BodyFraming::None) return true;
   if (framing.kind != BodyFraming::Invalid && request.method == "GET" &&
       post_paths_.count(request.path) > 0) {
@@ -179,6 +277,39 @@ bool GetBodyServer::prepare_request(ConnectionStream& stream, httplib::Request& 
   request.headers.erase("Connection");
   request.set_header("Connection", "close");
   return false;
+}
+
+bool GetBodyServer::unchunk_body(ConnectionStream& stream, httplib::Request& request,
+                                 bool& too_large) const {
+  const bool invited = request.get_header_value("Expect") == "100-continue";
+  request.headers.erase("Expect");
+  if (invited && stream.write("HTTP/1.1 100 Continue\r\n\r\n") < 0) return false;
+  std::string body, line;
+  for (;;) {
+    if (!stream.read_line(line, kMaxChunkLine)) return false;
+    uint64_t size = 0;
+    const auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
+    if (error == std::errc::result_out_of_range ||
+        (error == std::errc() && size > payload_max_length_ - body.size())) {
+      too_large = true;
+      return false;
+    }
+    if (error != std::errc() || end == line.data()) return false;
+    if (size == 0) break;
+    const size_t at = body.size();
+    body.resize(at + size);
+    if (!stream.read_exactly(body.data() + at, size) || !stream.read_line(line, 2) ||
+        !is_line_end(line))
+      return false;
+  }
+  do {
+    if (!stream.read_line(line, kMaxChunkLine)) return false;
+  } while (!is_line_end(line));
+  request.headers.erase("Transfer-Encoding");
+  request.headers.erase("Content-Length");
+  request.set_header("Content-Length", std::to_string(body.size()));
+  stream.unread(body);
+  return true;
 }
 
 }  // namespace dd::http

@@ -21,7 +21,25 @@ std::string range_text(double min, double max) {
 }  // namespace
 
 JsonBody::JsonBody(const std::string& body) {
-  json_ = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  // Bounds on what a body may make of memory: nesting depth and the number of values (a base64
+  // image is one value); the parse stops at the first value past either.
+  struct TooComplex {
+    std::string what;
+  };
+  size_t values = 0;
+  const auto limit = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    using Event = nlohmann::json::parse_event_t;
+    if (depth > kMaxDepth) throw TooComplex{"nested deeper than " + std::to_string(kMaxDepth)};
+    if ((event == Event::value || event == Event::object_start || event == Event::array_start) &&
+        ++values > kMaxValues)
+      throw TooComplex{"more than " + std::to_string(kMaxValues) + " values"};
+    return true;
+  };
+  try {
+    json_ = nlohmann::json::parse(body, limit, /*allow_exceptions=*/false);
+  } catch (const TooComplex& e) {
+    throw ApiError(400, "invalid_json", "the request body is too complex: " + e.what);
+  }
   if (json_.is_discarded())
     throw ApiError(400, "invalid_json", "the request body is not valid JSON");
   if (!json_.is_object())
@@ -81,13 +99,6 @@ std::optional<bool> JsonBody::boolean(const std::string& name) const {
   if (!value) return std::nullopt;
   if (!value->is_boolean()) throw bad_parameter(name, name + " must be true or false");
   return value->get<bool>();
-}
-
-int JsonBody::image_side(const std::string& name) const {
-  const auto side = integer(name, 64, 1024);
-  if (side && *side % 8 != 0)
-    throw bad_parameter(name, name + " must be a multiple of 8 between 64 and 1024");
-  return static_cast<int>(side.value_or(0));
 }
 
 const nlohmann::json* JsonBody::object(const std::string& name) const {

@@ -10,6 +10,10 @@ namespace dd::http {
 
 class JsonBody {
  public:
+  // A body nested deeper, or holding more values, is refused (400) as soon as the parse sees it.
+  static constexpr int kMaxDepth = 64;
+  static constexpr size_t kMaxValues = 100000;
+
   // Malformed JSON or a body that is not an object is a 400 invalid_json error.
   explicit JsonBody(const std::string& body);
   explicit JsonBody(nlohmann::json value) : json_(std::move(value)) {}
@@ -21,8 +25,6 @@ class JsonBody {
   std::optional<int64_t> integer(const std::string& name, int64_t min, int64_t max) const;
   std::optional<double> number(const std::string& name, double min, double max) const;
   std::optional<bool> boolean(const std::string& name) const;
-  // An image width or height: a multiple of 8 in [64, 1024] (API.md), or 0 when absent.
-  int image_side(const std::string& name) const;
   const nlohmann::json* object(const std::string& name) const;
   const nlohmann::json& json() const { return json_; }
 

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include "http/connection_threads.h"
 #include "http/jobs_json.h"
+#include "http/request_screen.h"
 #include "util/error.h"
 
 namespace dd::http {
@@ -31,6 +33,18 @@ HttpServer::HttpServer(service::Service& service, HttpOptions options)
                 " without API keys: create one with `diffusiond keys create --name NAME`, or pass "
                 "--insecure-no-auth");
   server_.set_payload_max_length(api_.options.max_body_bytes);
+  // Each connection on its own thread, so that idle clients and synchronous requests waiting for
+  // their images never leave /health without one (http/connection_threads.h).
+  server_.new_task_queue = [max = api_.options.max_connection_threads] {
+    return new ConnectionThreads(max);
+  };
+  server_.set_max_connections_per_address(api_.options.max_connections_per_client);
+  server_.set_head_timeout(std::chrono::seconds(api_.options.head_timeout_s));
+  // Origin, host and key are checked on the request head, before any body is read.
+  server_.set_screen(request_screen(api_));
+  server_.set_pre_routing_handler([this](const auto& request, auto& response) {
+    return before_routing(api_, request, response);
+  });
   server_.set_read_timeout(60, 0);
   server_.set_write_timeout(60, 0);
   server_.set_exception_handler([](const httplib::Request&, httplib::Response& response,
@@ -60,6 +74,8 @@ HttpServer::HttpServer(service::Service& service, HttpOptions options)
   server_.serve_get_with_body_as_post("/api/v1/images/generation");
   add_service_endpoints(server_, api_);
   add_jobs_api(server_, api_);
+  add_account_api(server_, api_);
+  add_models_api(server_, api_);
   add_sd_api(server_, api_);
   add_generation_api(server_, api_);
   add_images_api(server_, api_);

@@ -1,5 +1,6 @@
 // The endpoints about the service itself: liveness, readiness, Prometheus metrics, the OpenAPI
 // description of every dialect, and GET /files/<job-id>/<name> (a job's output image).
+#include <algorithm>
 #include <sstream>
 
 #include "http/api.h"
@@ -65,16 +66,26 @@ std::string metrics_text(service::Service& service) {
 
 // ---- /ready ---------------------------------------------------------------------------------
 
-// Models load lazily on first use, so "ready" means the default model can be served (loaded,
-// or available to load), the worker runs and the queue has room.
+// Models load lazily on first use, so "ready" means some model can serve text-to-image (loaded,
+// or available to load: not inpainting-only, not unreadable, not failed to load), the worker
+// runs and the queue has room.
 nlohmann::json readiness(service::Service& service) {
   nlohmann::json problems = nlohmann::json::array();
+  const auto models = service.models().list();
   const std::string model_id = service.models().default_model_id();
-  const auto model = model_id.empty() ? std::nullopt : service.models().find(model_id);
-  if (!model)
-    problems.push_back("no model is available");
-  else if (!model->available())
-    problems.push_back("model " + model->id + " is unavailable: " + model->error);
+  std::optional<service::ModelInfo> model;
+  std::string unusable;
+  for (const auto& info : models) {
+    if (info.id == model_id) model = info;
+    if (info.serves_text_to_image()) continue;
+    unusable += (unusable.empty() ? "" : "; ") + info.id + ": " +
+                (info.available() ? "inpainting only" : info.error);
+  }
+  if (std::none_of(models.begin(), models.end(),
+                   [](const auto& info) { return info.serves_text_to_image(); }))
+    problems.push_back("no model can serve text-to-image" +
+                       (models.empty() ? std::string(" (the models directory holds none)")
+                                       : " (" + unusable + ")"));
   if (!service.worker().running()) problems.push_back("the worker is not running");
   const int64_t queued = service.jobs().queued_count();
   if (queued >= service.options().max_queue) problems.push_back("the queue is full");
@@ -112,6 +123,14 @@ constexpr RouteDoc kRoutes[] = {
     {"get", "/v0/api/characters", "jobs", "List characters", nullptr, "json", true},
     {"get", "/v0/api/characters/{id}", "jobs", "A character", nullptr, "json", true},
     {"delete", "/v0/api/characters/{id}", "jobs", "Delete a character", nullptr, "json", true},
+    {"get", "/v0/api/webhook-secret", "jobs",
+     "The webhook signing secret of the caller's account: {success, webhookSecret}", nullptr,
+     "json", true},
+    {"post", "/v0/api/webhook-secret/rotate", "jobs",
+     "Replace the account's webhook secret with a new random one: {success, webhookSecret}",
+     nullptr, "json", true},
+    {"post", "/v0/api/models/rescan", "jobs",
+     "Read the models directory again: {success, defaultModel, models}", nullptr, "json", true},
     {"post", "/sd", "sd", "Generate and answer with the image bytes", sd_fields, "image", true},
     {"get", "/models", "sd", "Models that can be named", nullptr, "json", true},
     {"get", "/samplers", "sd", "Samplers that can be named", nullptr, "json", true},
@@ -227,7 +246,8 @@ void send_output_file(Api& api, const httplib::Request& request, httplib::Respon
 
 }  // namespace
 
-void add_service_endpoints(httplib::Server& server, Api& api) {
+void add_service_endpoints(httplib::Server& http, Api& api) {
+  Routes server(http, api);
   server.Get("/health", guarded([](const auto&, auto& response) {
                send_json(response, {{"status", "ok"}});
              }));

@@ -62,7 +62,7 @@ TestServer::TestServer(TestServerOptions options) {
   service::ServiceOptions service_options;
   service_options.data_dir = data_dir_;
   service_options.models_dir = models_dir_;
-  service_options.default_model = "sd15-tiny";
+  service_options.default_model = options.default_model;
   service_options.max_queue = options.max_queue;
   service_options.allow_private_webhooks = options.allow_private_webhooks;
   service_options.webhooks.base_delay_ms = options.webhook_base_delay_ms;
@@ -70,6 +70,9 @@ TestServer::TestServer(TestServerOptions options) {
   http_options.port = 0;
   http_options.max_body_bytes = size_t(2) << 20;
   http_options.sync_timeout_ms = options.sync_timeout_ms;
+  http_options.cors_origins = options.cors_origins;
+  http_options.max_connections_per_client = options.max_connections_per_client;
+  http_options.head_timeout_s = options.head_timeout_s;
   service_ = std::make_unique<service::Service>(service_options, http::webhook_body(http_options));
   server_ = std::make_unique<http::HttpServer>(*service_, http_options);
   if (options.start_worker) service_->start();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "http/server.h"
 #include "service/service.h"
@@ -16,13 +17,17 @@
 namespace dd::test {
 
 struct TestServerOptions {
-  std::string data_dir;    // "" = a fresh temporary folder
-  std::string models_dir;  // "" = tiny_models_dir()
+  std::string data_dir = "";                // "" = a fresh temporary folder
+  std::string models_dir = "";              // "" = tiny_models_dir()
+  std::string default_model = "sd15-tiny";  // "" = the registry's own choice
   int max_queue = 100;
   bool start_worker = true;
   bool allow_private_webhooks = true;
   int64_t webhook_base_delay_ms = 50;    // fast retries for tests
   int sync_timeout_ms = 10 * 60 * 1000;  // how long synchronous endpoints wait (then 504)
+  std::vector<std::string> cors_origins = {};
+  size_t max_connections_per_client = 32;
+  int head_timeout_s = 10;
 };
 
 class TestServer {

@@ -41,6 +41,10 @@ class ServeProcess {
     }
     return false;
   }
+  // Sends a signal and leaves the process running (e.g. SIGHUP).
+  void send_signal(int signal) const {
+    if (pid_ > 0) ::kill(pid_, signal);
+  }
   // A crash: SIGKILL, nothing flushed.
   void kill_now() { stop(SIGKILL); }
 
