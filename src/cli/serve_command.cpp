@@ -105,7 +105,7 @@ void run_serve(ServeArgs& args) {
   // The built-in model, when present, answers requests that name no model.
   if (args.service.default_model.empty() && has_builtin_model(args.service.models_dir))
     args.service.default_model = kBuiltinModelId;
-  service::Service service(args.service, http::webhook_body(args.http));
+  service::Service service(args.service, http::webhook_body(args.http, args.service));
   http::HttpServer server(service, args.http);
   service.start();
   g_server = &server;
@@ -139,7 +139,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--default-model", args->service.default_model,
                   "Model id or alias used when a request names none (default: diffusiond-scenes "
-                  "when present, else the first model)");
+                  "when present, else the first model that can make images from text)");
   cmd->add_option("--max-queue", args->service.max_queue, "Queued jobs before answering 429")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));

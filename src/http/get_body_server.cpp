@@ -169,6 +169,10 @@ void GetBodyServer::serve_get_with_body_as_post(const std::string& path) {
   post_paths_.insert(path);
 }
 
+void GetBodyServer::widen_listen_backlog() {
+  if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, SOMAXCONN);  // Linux updates the backlog
+}
+
 std::optional<GetBodyServer::Refusal> GetBodyServer::take_refusal() {
   auto refusal = std::move(t_refusal);
   t_refusal.reset();

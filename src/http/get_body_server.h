@@ -55,6 +55,9 @@ class GetBodyServer : public httplib::Server {
   // handler; a connection is served by one thread, one request at a time).
   static std::optional<Refusal> take_refusal();
   void set_max_connections_per_address(size_t max) { max_per_address_ = max; }
+  // cpp-httplib listens with a backlog of 5: a burst of clients connecting at once overflows it
+  // and some connections are dropped before they are accepted. Call after binding.
+  void widen_listen_backlog();
   // How long a whole request head may take to arrive.
   void set_head_timeout(std::chrono::seconds timeout) { head_timeout_ = timeout; }
 

@@ -73,18 +73,23 @@ void hide_server_paths(const Api& api, httplib::Response& response) {
   const std::string type = response.get_header_value("Content-Type");
   if (type.rfind("application/json", 0) != 0 && type.rfind("text/", 0) != 0) return;
   const auto& options = api.service.options();
-  std::vector<std::pair<std::string, std::string>> dirs;
-  for (const auto& form : absolute_forms(options.models_dir))
-    dirs.emplace_back(form, "the models directory");
-  for (const auto& form : absolute_forms(options.data_dir))
-    dirs.emplace_back(form, "the data directory");
-  // The longer first, so a directory inside the other is replaced whole.
-  std::sort(dirs.begin(), dirs.end(),
-            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-  for (const auto& [dir, name] : dirs) replace_dir(response.body, dir, name);
+  response.body = without_server_paths(response.body, options.models_dir, options.data_dir);
 }
 
 }  // namespace
+
+std::string without_server_paths(std::string text, const std::string& models_dir,
+                                 const std::string& data_dir) {
+  std::vector<std::pair<std::string, std::string>> dirs;
+  for (const auto& form : absolute_forms(models_dir))
+    dirs.emplace_back(form, "the models directory");
+  for (const auto& form : absolute_forms(data_dir)) dirs.emplace_back(form, "the data directory");
+  // The longer first, so a directory inside the other is replaced whole.
+  std::sort(dirs.begin(), dirs.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [dir, name] : dirs) replace_dir(text, dir, name);
+  return text;
+}
 
 httplib::Server::HandlerResponse method_not_allowed(const RouteTable& routes, size_t max_body_bytes,
                                                     const httplib::Request& request,

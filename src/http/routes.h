@@ -49,6 +49,11 @@ class Routes {
   Api& api_;
 };
 
+// `text` with the models and data directories' absolute paths taken out: files relative to them,
+// a bare directory as "the models directory" / "the data directory". What clients see.
+std::string without_server_paths(std::string text, const std::string& models_dir,
+                                 const std::string& data_dir);
+
 // For the server's pre-routing handler, after its own checks: when `routes` serve the request's
 // path but not its method, fills in the 405 answer (Allow header, our JSON error) and returns
 // Unhandled all the same, so that httplib still reads the body (keeping the connection usable),

@@ -5,6 +5,7 @@
 #include "http/connection_threads.h"
 #include "http/jobs_json.h"
 #include "http/request_screen.h"
+#include "http/routes.h"
 #include "util/error.h"
 
 namespace dd::http {
@@ -18,10 +19,14 @@ bool is_loopback_host(const std::string& host) {
   return false;
 }
 
-service::Service::WebhookBody webhook_body(const HttpOptions& options) {
+service::Service::WebhookBody webhook_body(const HttpOptions& options,
+                                           const service::ServiceOptions& service) {
   const std::string base = "http://" + options.host + ":" + std::to_string(options.port);
-  return [base](const service::Job& job) {
-    return nlohmann::json{{"job", jobs_api_job(job, base)}, {"webhookId", job.webhook_id}}.dump();
+  return [base, models_dir = service.models_dir,
+          data_dir = service.data_dir](const service::Job& job) {
+    const auto body =
+        nlohmann::json{{"job", jobs_api_job(job, base)}, {"webhookId", job.webhook_id}}.dump();
+    return without_server_paths(body, models_dir, data_dir);
   };
 }
 
@@ -92,6 +97,7 @@ void HttpServer::bind() {
   }
   if (port_ <= 0)
     throw Error("cannot listen on " + api_.options.host + ":" + std::to_string(api_.options.port));
+  server_.widen_listen_backlog();
 }
 
 void HttpServer::listen() {

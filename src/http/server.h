@@ -30,8 +30,10 @@ class HttpServer {
 };
 
 // A webhook's body: the jobs API's job object (file URLs on the server's configured host and
-// port) and the caller's webhookId. The Service is built with it.
-service::Service::WebhookBody webhook_body(const HttpOptions& options);
+// port) and the caller's webhookId, naming no file by its server path. The Service is built
+// with it.
+service::Service::WebhookBody webhook_body(const HttpOptions& options,
+                                           const service::ServiceOptions& service);
 
 // Loopback addresses: the only ones where anonymous (key-less) mode is allowed.
 bool is_loopback_host(const std::string& host);

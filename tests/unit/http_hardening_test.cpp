@@ -39,21 +39,31 @@ std::pair<int, double> health(const TestServer& server) {
   return {result ? result->status : 0, ms};
 }
 
-TEST(Hardening, HealthAnswersUnderIdleConnectionsAndWaitingSyncRequests) {
+TEST(Hardening, HealthAnswersUnderIdleConnectionsAndAFullQueueOfWaitingClients) {
   DD_REQUIRE_FIXTURES();
-  // No worker: every synchronous request waits for the whole test.
-  TestServer server({.start_worker = false, .sync_timeout_ms = 30000});
+  // No worker: every synchronous request waits, and 16 of them fill the queue.
+  TestServer server({.max_queue = 16, .start_worker = false, .sync_timeout_ms = 30000});
   std::vector<std::unique_ptr<RawConnection>> idle;
-  for (int i = 0; i < 16; ++i) {
+  for (int i = 0; i < 8; ++i) {
     idle.push_back(std::make_unique<RawConnection>(server.port()));
     idle.back()->send("POST /v0/api/images HTTP/1.1\r\nHost: 127.0.0.1\r\n");  // and then nothing
   }
-  std::vector<std::future<int>> waiting;
-  for (int i = 0; i < 8; ++i)
+  std::vector<std::future<std::string>> waiting;
+  for (int i = 0; i < 16; ++i)
     waiting.push_back(std::async(std::launch::async, [&] {
-      return server.post("/sd", {{"prompt", "x"}, {"steps", 1}}).status;
+      auto client = server.client();
+      const auto result = client.Post("/sd", R"({"prompt": "x", "steps": 1})", "application/json");
+      return result ? std::to_string(result->status) : httplib::to_string(result.error());
     }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (server.service().jobs().queued_count() < 16 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (server.service().jobs().queued_count() != 16)
+    for (auto& request : waiting)
+      if (request.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+        ADD_FAILURE() << "a waiting request ended early: " << request.get();
+  ASSERT_EQ(server.service().jobs().queued_count(), 16);
+  EXPECT_EQ(server.post("/sd", {{"prompt", "one more"}}).status, 429);  // the queue is full
   for (int i = 0; i < 5; ++i) {
     const auto [status, ms] = health(server);
     EXPECT_EQ(status, 200) << "GET /health got no answer within 2 s";
@@ -61,7 +71,7 @@ TEST(Hardening, HealthAnswersUnderIdleConnectionsAndWaitingSyncRequests) {
     std::cout << "/health under attack: " << ms << " ms\n";
   }
   server.service().start();  // let the waiting requests finish
-  for (auto& request : waiting) EXPECT_EQ(request.get(), 200);
+  for (auto& request : waiting) EXPECT_EQ(request.get(), "200");
 }
 
 TEST(Hardening, ARequestHeadMustArriveWithinTheHeadTimeout) {

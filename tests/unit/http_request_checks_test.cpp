@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "http/routes.h"
+#include "http/server.h"
 #include "http_test_server.h"
 #include "io/base64.h"
 #include "io/image_codec.h"
@@ -159,6 +160,21 @@ TEST(RequestChecks, ErrorsNameNoAbsoluteServerPath) {
   }
   for (const std::string path : {"/v1/models", "/v1/models/broken", "/models", "/ready"})
     expect_no_paths(path, server.get(path).body);
+}
+
+// A webhook carries the job's error too: it names files the same way as the answers do.
+TEST(RequestChecks, WebhookBodiesNameNoServerPaths) {
+  HttpOptions http;
+  service::ServiceOptions service;
+  service.models_dir = "/srv/diffusiond/models";
+  service.data_dir = "/srv/diffusiond/data";
+  service::Job job;
+  job.id = "j1";
+  job.status = service::JobStatus::Failed;
+  job.error = "unreadable checkpoint: /srv/diffusiond/models/broken.safetensors: bad header";
+  const std::string body = http::webhook_body(http, service)(job);
+  EXPECT_EQ(body.find("/srv/diffusiond"), std::string::npos) << body;
+  EXPECT_NE(body.find("broken.safetensors"), std::string::npos) << body;
 }
 
 }  // namespace

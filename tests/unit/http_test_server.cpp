@@ -73,7 +73,8 @@ TestServer::TestServer(TestServerOptions options) {
   http_options.cors_origins = options.cors_origins;
   http_options.max_connections_per_client = options.max_connections_per_client;
   http_options.head_timeout_s = options.head_timeout_s;
-  service_ = std::make_unique<service::Service>(service_options, http::webhook_body(http_options));
+  service_ = std::make_unique<service::Service>(service_options,
+                                                http::webhook_body(http_options, service_options));
   server_ = std::make_unique<http::HttpServer>(*service_, http_options);
   if (options.start_worker) service_->start();
   port_ = server_->start_background();
