@@ -67,24 +67,44 @@ BodyFraming body_framing(const httplib::Request& request) {
 
 bool is_line_end(const std::string& line) { return line == "\r\n" || line == "\n"; }
 
-// Reads and drops a chunked body: the chunks up to the last (size 0), then the trailer lines.
-bool skip_chunked_body(ConnectionStream& stream, uint64_t max_bytes) {
+// Reads a chunked body: the chunks up to the last (size 0), then the trailer lines. The chunk
+// data goes into `kept`, or is dropped when it is null. False when the body is malformed or its
+// chunks add up to more than `max_bytes` (`too_large` then says so).
+bool read_chunked_body(ConnectionStream& stream, uint64_t max_bytes, std::string* kept,
+                       bool& too_large) {
   std::string line;
   uint64_t total = 0;
   for (;;) {
     if (!stream.read_line(line, kMaxChunkLine)) return false;
     uint64_t size = 0;
     const auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
-    if (error != std::errc() || end == line.data()) return false;
+    too_large = error == std::errc::result_out_of_range ||
+                (error == std::errc() && size > max_bytes - total);
+    if (too_large || error != std::errc() || end == line.data()) return false;
     if (size == 0) break;
-    if (size > max_bytes - total) return false;
     total += size;
-    if (!stream.skip(size) || !stream.read_line(line, 2) || !is_line_end(line)) return false;
+    bool read = false;
+    if (kept) {
+      const size_t at = kept->size();
+      kept->resize(at + size);
+      read = stream.read_exactly(kept->data() + at, size);
+    } else {
+      read = stream.skip(size);
+    }
+    if (!read || !stream.read_line(line, 2) || !is_line_end(line)) return false;
   }
   do {
     if (!stream.read_line(line, kMaxChunkLine)) return false;
   } while (!is_line_end(line));
   return true;
+}
+
+// httplib would invite the body with "100 Continue" after the head; we answer that ourselves,
+// and only when we will read the body (`reading`). False when the answer cannot be sent.
+bool answer_expect_continue(ConnectionStream& stream, httplib::Request& request, bool reading) {
+  const bool invited = request.get_header_value("Expect") == "100-continue";
+  request.headers.erase("Expect");
+  return !reading || !invited || stream.write("HTTP/1.1 100 Continue\r\n\r\n") >= 0;
 }
 
 // Reads and drops the body of a request whose route ignores it; false when it cannot be (too
@@ -93,13 +113,10 @@ bool drop_body(ConnectionStream& stream, httplib::Request& request, const BodyFr
                uint64_t max_bytes) {
   const bool readable = framing.kind == BodyFraming::Chunked ||
                         (framing.kind == BodyFraming::Length && framing.length <= max_bytes);
-  // httplib would invite the body with "100 Continue" after this; we answer that ourselves, and
-  // only when we will read the body.
-  const bool invited = request.get_header_value("Expect") == "100-continue";
-  request.headers.erase("Expect");
-  if (!readable) return false;
-  if (invited && stream.write("HTTP/1.1 100 Continue\r\n\r\n") < 0) return false;
-  if (framing.kind == BodyFraming::Chunked) return skip_chunked_body(stream, max_bytes);
+  if (!answer_expect_continue(stream, request, readable) || !readable) return false;
+  bool too_large = false;
+  if (framing.kind == BodyFraming::Chunked)
+    return read_chunked_body(stream, max_bytes, nullptr, too_large);
   return stream.skip(framing.length);
 }
 
@@ -285,30 +302,10 @@ bool GetBodyServer::prepare_request(ConnectionStream& stream, httplib::Request& 
 
 bool GetBodyServer::unchunk_body(ConnectionStream& stream, httplib::Request& request,
                                  bool& too_large) const {
-  const bool invited = request.get_header_value("Expect") == "100-continue";
-  request.headers.erase("Expect");
-  if (invited && stream.write("HTTP/1.1 100 Continue\r\n\r\n") < 0) return false;
-  std::string body, line;
-  for (;;) {
-    if (!stream.read_line(line, kMaxChunkLine)) return false;
-    uint64_t size = 0;
-    const auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
-    if (error == std::errc::result_out_of_range ||
-        (error == std::errc() && size > payload_max_length_ - body.size())) {
-      too_large = true;
-      return false;
-    }
-    if (error != std::errc() || end == line.data()) return false;
-    if (size == 0) break;
-    const size_t at = body.size();
-    body.resize(at + size);
-    if (!stream.read_exactly(body.data() + at, size) || !stream.read_line(line, 2) ||
-        !is_line_end(line))
-      return false;
-  }
-  do {
-    if (!stream.read_line(line, kMaxChunkLine)) return false;
-  } while (!is_line_end(line));
+  std::string body;
+  if (!answer_expect_continue(stream, request, true) ||
+      !read_chunked_body(stream, payload_max_length_, &body, too_large))
+    return false;
   request.headers.erase("Transfer-Encoding");
   request.headers.erase("Content-Length");
   request.set_header("Content-Length", std::to_string(body.size()));
