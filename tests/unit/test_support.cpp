@@ -32,6 +32,26 @@ const io::FixtureSet& fixtures() {
   return set;
 }
 
+namespace {
+std::string manifest_dir(const std::string& name) {
+  const std::string dir = shared_dir() + "/" + name;
+  return std::filesystem::exists(dir + "/manifest.json") ? dir : "";
+}
+}  // namespace
+
+std::string flux_fixtures_dir() { return manifest_dir("fixtures-flux"); }
+std::string flux_fill_fixtures_dir() { return manifest_dir("fixtures-flux-fill"); }
+
+const io::FixtureSet& flux_fixtures() {
+  static const io::FixtureSet set(flux_fixtures_dir());
+  return set;
+}
+
+const io::FixtureSet& flux_fill_fixtures() {
+  static const io::FixtureSet set(flux_fill_fixtures_dir());
+  return set;
+}
+
 int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};

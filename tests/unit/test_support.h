@@ -16,6 +16,11 @@ std::string shared_dir();
 std::string clip_tokenizer_dir();
 // The parsed fixtures, loaded once per process.
 const io::FixtureSet& fixtures();
+// ../shared/fixtures-flux and ../shared/fixtures-flux-fill, or "" when absent; parsed once.
+std::string flux_fixtures_dir();
+std::string flux_fill_fixtures_dir();
+const io::FixtureSet& flux_fixtures();
+const io::FixtureSet& flux_fill_fixtures();
 
 // A loopback port the kernel just handed out and the test released again (for a server).
 int free_port();
@@ -26,6 +31,19 @@ int free_port();
   do {                                                                                        \
     if (::dd::test::fixtures_dir().empty())                                                   \
       GTEST_SKIP() << "no reference fixtures at " << ::dd::test::shared_dir() << "/fixtures"; \
+  } while (0)
+
+#define DD_REQUIRE_FLUX_FIXTURES()                                                            \
+  do {                                                                                        \
+    if (::dd::test::flux_fixtures_dir().empty())                                              \
+      GTEST_SKIP() << "no FLUX fixtures at " << ::dd::test::shared_dir() << "/fixtures-flux"; \
+  } while (0)
+
+#define DD_REQUIRE_FLUX_FILL_FIXTURES()                                       \
+  do {                                                                        \
+    if (::dd::test::flux_fill_fixtures_dir().empty())                         \
+      GTEST_SKIP() << "no FLUX Fill fixtures at " << ::dd::test::shared_dir() \
+                   << "/fixtures-flux-fill";                                  \
   } while (0)
 
 #define DD_REQUIRE_CLIP_TOKENIZER()                                                              \
