@@ -60,6 +60,8 @@ const char* family_name(Family family) {
       return "sd2";
     case Family::SDXL:
       return "sdxl";
+    case Family::Flux:
+      return "flux";
   }
   return "?";
 }

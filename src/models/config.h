@@ -72,7 +72,7 @@ struct NoiseScheduleConfig {
   double beta_end = 0.012;
 };
 
-enum class Family { SD1, SD2, SDXL };
+enum class Family { SD1, SD2, SDXL, Flux };
 enum class Prediction { Epsilon, VPrediction };
 
 struct ModelConfig {
