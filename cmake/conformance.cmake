@@ -9,6 +9,14 @@ else()
   set_tests_properties(conformance_shared_fixtures PROPERTIES SKIP_REGULAR_EXPRESSION "SKIPPED")
 endif()
 
+# The FLUX.1 sets (text-to-image; Fill, img2img and inpainting), when present beside the project.
+foreach(set IN ITEMS fixtures-flux fixtures-flux-fill)
+  if(EXISTS "${DD_SHARED_DIR}/${set}/manifest.json")
+    string(REPLACE "-" "_" test_name "conformance_shared_${set}")
+    add_test(NAME ${test_name} COMMAND diffusiond conformance "${DD_SHARED_DIR}/${set}")
+  endif()
+endforeach()
+
 # Bad input to the CLI: one clear error line and exit status 1 for each kind.
 if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
   add_test(NAME cli_error_lines

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "conformance/case_support.h"
 #include "io/tensor_file.h"
 #include "models/family_names.h"
 #include "pipeline/generate.h"
@@ -17,46 +18,6 @@ namespace {
 
 using Layout = FixtureModels::Layout;
 constexpr Layout kLayouts[] = {Layout::SingleFile, Layout::Diffusers};
-
-Comparison compare(const io::FixtureCase& c, const std::string& output, const torch::Tensor& got,
-                   const std::string& label = "") {
-  const auto expected = c.expected(output);
-  if (got.sizes() != expected.sizes())
-    throw Error(output + ": shape " + c10::str(got.sizes()) + " but the reference is " +
-                c10::str(expected.sizes()));
-  return {(label.empty() ? "" : label + " ") + output,
-          io::max_abs_diff(got.to(torch::kCPU), expected), c.tolerance(output)};
-}
-
-// A case's input tensor on the device the models compute on.
-torch::Tensor input_on(const FixtureModels& models, const io::FixtureCase& c,
-                       const std::string& name) {
-  return c.input(name).to(models.device());
-}
-
-// Replays the random draws the reference made, in order (`in.noise`).
-class RecordedNoise : public sampling::NoiseSource {
- public:
-  explicit RecordedNoise(torch::Tensor draws) : draws_(std::move(draws)) {}
-  torch::Tensor next(at::IntArrayRef shape) override {
-    if (!draws_.defined() || index_ >= draws_.size(0))
-      throw Error("the engine asked for more random draws than the reference made");
-    auto draw = draws_[index_++];
-    if (draw.sizes() != shape)
-      throw Error("random draw " + std::to_string(index_ - 1) + " has shape " +
-                  c10::str(draw.sizes()) + " but the engine asked for " + c10::str(shape));
-    return draw;
-  }
-
- private:
-  torch::Tensor draws_;
-  int64_t index_ = 0;
-};
-
-std::string string_input(const io::FixtureCase& c, const std::string& name) {
-  const auto& value = c.input_value(name);
-  return value.is_string() ? value.get<std::string>() : "";
-}
 
 std::vector<Comparison> tokenizer_case(const io::FixtureSet& set, const io::FixtureCase& c) {
   const auto& files = set.manifest().at("tokenizer_files");

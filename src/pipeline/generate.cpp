@@ -2,6 +2,7 @@
 
 #include "models/device.h"
 #include "pipeline/lora.h"
+#include "pipeline/noise_on_device.h"
 #include "pipeline/text_conditioning.h"
 #include "sampling/cancelled.h"
 #include "sampling/sampler.h"
@@ -59,19 +60,6 @@ MicroConditioning negative_micro(const GenerationRequest& request) {
   if (!m.target_size) m.target_size = request.micro.target_size;
   return m;
 }
-
-// The sampler's draws come from CPU generators, so that a seed makes the same image on every
-// device; they are moved to the model's device as they are drawn.
-class NoiseOnDevice : public sampling::NoiseSource {
- public:
-  NoiseOnDevice(std::shared_ptr<sampling::NoiseSource> source, torch::Device device)
-      : source_(std::move(source)), device_(device) {}
-  torch::Tensor next(at::IntArrayRef shape) override { return source_->next(shape).to(device_); }
-
- private:
-  std::shared_ptr<sampling::NoiseSource> source_;
-  torch::Device device_;
-};
 
 // Encodes a [1, 3, H, W] picture in [-1, 1] into scaled latents, one posterior sample per image.
 torch::Tensor encode_image(DiffusionModel& model, const torch::Tensor& image, int images,

@@ -1,9 +1,5 @@
 #include "pipeline/model.h"
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
 #include <filesystem>
 #include <fstream>
 
@@ -15,6 +11,7 @@
 #include "models/vae_keys.h"
 #include "models/weights.h"
 #include "pipeline/compute_layout.h"
+#include "pipeline/part_loading.h"
 #include "util/error.h"
 
 namespace dd::pipeline {
@@ -22,23 +19,6 @@ namespace dd::pipeline {
 namespace fs = std::filesystem;
 
 namespace {
-
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": invalid JSON (" + e.what() + ")");
-  }
-}
-
-// "<dir>/<stem>.arch.json" beside a single-file checkpoint, if present (the tiny test models).
-std::string sidecar_arch_json(const std::string& file) {
-  const fs::path path(file);
-  const fs::path arch = path.parent_path() / (path.stem().string() + ".arch.json");
-  return fs::exists(arch) ? arch.string() : "";
-}
 
 bool has_tokenizer_files(const fs::path& dir) {
   return fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt");
@@ -111,59 +91,6 @@ std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) 
   model->load_tokenizers(source);
   return model;
 }
-
-namespace {
-
-// Eval mode, the compute dtype, layout and device for a loaded part; drops `file`'s pages and
-// returns freed heap memory to the system.
-void ready_for_compute(torch::nn::Module& module, const io::SafetensorsFile& file,
-                       torch::ScalarType dtype, const torch::Device& device) {
-  module.eval();
-  file.release_pages();
-  if (dtype != torch::kFloat32) {
-    module.to(dtype);
-    // oneDNN's fast bf16 convolutions want channels-last (NHWC) weights and activations.
-    torch::NoGradGuard no_grad;
-    for (auto& param : module.parameters())
-      if (param.dim() == 4) param.set_data(param.contiguous(at::MemoryFormat::ChannelsLast));
-  }
-  // Built and converted on the CPU, then moved: the device holds only the final weights.
-  if (!device.is_cpu()) module.to(device);
-#ifdef __GLIBC__
-  malloc_trim(0);  // the float32 copies just freed go back to the system, not to the next part
-#endif
-}
-
-// A part (UNet, VAE or text encoder), built in `dtype` (block by block where the module
-// converts its blocks, models/build_dtype.h), loaded and readied. Each part is finished before the
-// next is built, so the float32 copy of a part never coexists with the others, and the file pages
-// it was read from are dropped once copied.
-template <class Part, class Config>
-Part load_part(const Config& config, const models::WeightSource& weights,
-               const io::SafetensorsFile& file, torch::ScalarType dtype,
-               const torch::Device& device, const std::string& name) {
-  Part part = [&] {
-    const models::BuildDtypeScope build_in(dtype);
-    return Part(config);
-  }();
-  models::load_weights(*part, weights, name);
-  ready_for_compute(*part, file, dtype, device);
-  return part;
-}
-
-// Text encoders compute in float32 whatever the compute dtype: they run once per prompt, and
-// their accuracy decides every step's conditioning. Their weights stay as the file stores them
-// when that is one 8- or 16-bit type (exact; 16 bits saves 1.6 GB on SDXL's two against float32,
-// float8 a quarter of it); models/clip_text.h upcasts each layer's as it runs.
-models::ClipTextModel load_text_encoder(const models::ClipTextConfig& config,
-                                        const models::WeightSource& weights,
-                                        const io::SafetensorsFile& file, const std::string& prefix,
-                                        const torch::Device& device, const std::string& name) {
-  return load_part<models::ClipTextModel>(config, weights, file,
-                                          models::stored_float_type(file, prefix), device, name);
-}
-
-}  // namespace
 
 void DiffusionModel::load_single_file(const std::shared_ptr<const io::SafetensorsFile>& file) {
   const std::string& path = path_;

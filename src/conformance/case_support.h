@@ -1,0 +1,36 @@
+#pragma once
+// What every case runner uses: comparing an output with the reference, a case's inputs on the
+// models' device, and the reference's random draws replayed in order.
+#include <torch/torch.h>
+
+#include <string>
+
+#include "conformance/cases.h"
+#include "io/fixtures.h"
+#include "sampling/sampler.h"
+
+namespace dd::conformance {
+
+// |got - expected| against the output's tolerance; a shape that differs is a dd::Error.
+Comparison compare(const io::FixtureCase& c, const std::string& output, const torch::Tensor& got,
+                   const std::string& label = "");
+
+// A case's input tensor on the device the models compute on.
+torch::Tensor input_on(const FixtureModels& models, const io::FixtureCase& c,
+                       const std::string& name);
+
+// A literal string input, "" when absent or null.
+std::string string_input(const io::FixtureCase& c, const std::string& name);
+
+// Replays the random draws the reference made, in order (`in.noise`).
+class RecordedNoise : public sampling::NoiseSource {
+ public:
+  explicit RecordedNoise(torch::Tensor draws) : draws_(std::move(draws)) {}
+  torch::Tensor next(at::IntArrayRef shape) override;
+
+ private:
+  torch::Tensor draws_;
+  int64_t index_ = 0;
+};
+
+}  // namespace dd::conformance
