@@ -115,6 +115,9 @@ VaeConfig vae_config_from_diffusers(const nlohmann::json& config) {
   vae.latent_channels = optional(config, "latent_channels", 4);
   vae.norm_groups = optional(config, "norm_num_groups", 32);
   vae.scaling_factor = optional(config, "scaling_factor", 0.18215);
+  vae.shift_factor = optional(config, "shift_factor", 0.0);
+  vae.use_quant_conv = optional(config, "use_quant_conv", true);
+  vae.use_post_quant_conv = optional(config, "use_post_quant_conv", true);
   return vae;
 }
 

@@ -43,6 +43,11 @@ struct VaeConfig {
   int norm_groups = 32;
   double norm_eps = 1e-6;
   double scaling_factor = 0.18215;
+  // Pipeline latents = (posterior sample - shift_factor) * scaling_factor; 0 except FLUX (0.1159).
+  double shift_factor = 0.0;
+  // 1x1 convs between the encoder / decoder and the latents; FLUX's VAE has neither.
+  bool use_quant_conv = true;
+  bool use_post_quant_conv = true;
 };
 
 enum class TextLayout { HfClip, OpenClip };

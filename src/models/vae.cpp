@@ -103,9 +103,11 @@ AutoencoderKLImpl::AutoencoderKLImpl(const VaeConfig& config) : config_(config) 
   encoder_ = register_module("encoder", VaeEncoder(config_));
   decoder_ = register_module("decoder", VaeDecoder(config_));
   const int moments = 2 * config_.latent_channels;
-  quant_conv_ = register_module("quant_conv", conv1x1(moments, moments));
-  post_quant_conv_ =
-      register_module("post_quant_conv", conv1x1(config_.latent_channels, config_.latent_channels));
+  if (config_.use_quant_conv)
+    quant_conv_ = register_module("quant_conv", conv1x1(moments, moments));
+  if (config_.use_post_quant_conv)
+    post_quant_conv_ = register_module("post_quant_conv",
+                                       conv1x1(config_.latent_channels, config_.latent_channels));
 }
 
 int AutoencoderKLImpl::downscale_factor() const {
@@ -114,8 +116,11 @@ int AutoencoderKLImpl::downscale_factor() const {
 
 AutoencoderKLImpl::Posterior AutoencoderKLImpl::encode(const torch::Tensor& x, VaeTrace* trace) {
   check_input(x, config_.in_channels, "encoder input");
-  auto moments = quant_conv_(encoder_(x, trace));
-  record(trace, "quant_conv", moments);
+  auto moments = encoder_(x, trace);
+  if (quant_conv_) {
+    moments = quant_conv_(moments);
+    record(trace, "quant_conv", moments);
+  }
   auto halves = moments.chunk(2, 1);
   Posterior posterior;
   posterior.mean = halves[0];
@@ -126,9 +131,22 @@ AutoencoderKLImpl::Posterior AutoencoderKLImpl::encode(const torch::Tensor& x, V
 
 torch::Tensor AutoencoderKLImpl::decode(const torch::Tensor& z, VaeTrace* trace) {
   check_input(z, config_.latent_channels, "latents");
+  if (!post_quant_conv_) return decoder_(z, trace);
   auto h = post_quant_conv_(z);
   record(trace, "post_quant_conv", h);
   return decoder_(h, trace);
+}
+
+// The same operations in the same order as diffusers (divide, then add; subtract, then
+// multiply), so the float32 roundings agree.
+torch::Tensor decoder_input_of(const torch::Tensor& latents, const VaeConfig& config) {
+  auto z = latents / config.scaling_factor;
+  return config.shift_factor != 0.0 ? z + config.shift_factor : z;
+}
+
+torch::Tensor pipeline_latents_of(const torch::Tensor& sample, const VaeConfig& config) {
+  auto shifted = config.shift_factor != 0.0 ? sample - config.shift_factor : sample;
+  return shifted * config.scaling_factor;
 }
 
 }  // namespace dd::models

@@ -103,4 +103,59 @@ std::unique_ptr<WeightSource> vae_ldm_weights(std::shared_ptr<const io::Safetens
   });
 }
 
+namespace {
+
+const io::TensorEntry& ldm_entry(const io::SafetensorsFile& file, const std::string& prefix,
+                                 const std::string& name) {
+  const io::TensorEntry* entry = file.find(prefix + name);
+  if (!entry)
+    throw Error("vae: " + file.path() + " has no '" + prefix + name +
+                "' (not an LDM-layout VAE under prefix '" + prefix + "')");
+  return *entry;
+}
+
+int64_t dim_of(const io::TensorEntry& entry, size_t index) {
+  if (entry.shape.size() <= index)
+    throw Error("vae: '" + entry.name + "' has shape of rank " +
+                std::to_string(entry.shape.size()));
+  return entry.shape[index];
+}
+
+bool has_key_under(const io::SafetensorsFile& file, const std::string& head) {
+  for (const auto& entry : file.entries())
+    if (entry.name.rfind(head, 0) == 0) return true;
+  return false;
+}
+
+// How many consecutive `<stem>N.` indices, from 0, some key starts with.
+int count_indexed(const io::SafetensorsFile& file, const std::string& stem) {
+  int count = 0;
+  while (has_key_under(file, stem + std::to_string(count) + ".")) ++count;
+  return count;
+}
+
+}  // namespace
+
+VaeConfig vae_config_from_ldm_keys(const io::SafetensorsFile& file, const std::string& prefix,
+                                   VaeConfig base) {
+  const int levels = count_indexed(file, prefix + "encoder.down.");
+  if (levels == 0)
+    throw Error("vae: " + file.path() + " has no '" + prefix +
+                "encoder.down.0.*' keys (not an LDM-layout VAE)");
+  base.block_out_channels.clear();
+  for (int i = 0; i < levels; ++i)
+    base.block_out_channels.push_back(static_cast<int>(dim_of(
+        ldm_entry(file, prefix, "encoder.down." + std::to_string(i) + ".block.0.conv1.weight"),
+        0)));
+  base.layers_per_block = count_indexed(file, prefix + "encoder.down.0.block.");
+  base.in_channels = static_cast<int>(dim_of(ldm_entry(file, prefix, "encoder.conv_in.weight"), 1));
+  base.out_channels =
+      static_cast<int>(dim_of(ldm_entry(file, prefix, "decoder.conv_out.weight"), 0));
+  base.latent_channels =
+      static_cast<int>(dim_of(ldm_entry(file, prefix, "decoder.conv_in.weight"), 1));
+  base.use_quant_conv = file.contains(prefix + "quant_conv.weight");
+  base.use_post_quant_conv = file.contains(prefix + "post_quant_conv.weight");
+  return base;
+}
+
 }  // namespace dd::models

@@ -29,4 +29,12 @@ std::unique_ptr<WeightSource> vae_ldm_weights(std::shared_ptr<const io::Safetens
                                               const VaeConfig& config,
                                               const std::string& prefix = kVaeSingleFilePrefix);
 
+// The parts of a VaeConfig that an LDM-layout file's keys and shapes fix: block_out_channels,
+// layers_per_block, latent_channels, in/out channels and whether quant_conv / post_quant_conv
+// exist (Black Forest Labs' ae.safetensors for FLUX: keys without prefix, 16 latent channels,
+// neither conv). The rest (norm groups, scaling and shift factors) comes from `base`. A file
+// without the VAE's keys under `prefix` is a dd::Error.
+VaeConfig vae_config_from_ldm_keys(const io::SafetensorsFile& file, const std::string& prefix,
+                                   VaeConfig base);
+
 }  // namespace dd::models
