@@ -18,6 +18,7 @@
 #include "models/device.h"
 #include "models/presets.h"
 #include "models/tiny_decoder.h"
+#include "pipeline/family_defaults.h"
 #include "pipeline/generate.h"
 #include "pipeline/model.h"
 #include "pipeline/resolve.h"
@@ -202,8 +203,12 @@ Measurement whole_image(pipeline::DiffusionModel& model, const BenchResult& r) {
   if (r.options.height > 0) params.height = r.options.height;
   params.steps = r.options.steps;
   params.seed = 1;
-  auto request = pipeline::engine_request(pipeline::resolve(
-      params, {{}, {}, model.config().default_width, model.config().default_height}));
+  const pipeline::ParamDefaults defaults{.model = {},
+                                         .family = pipeline::family_defaults(model.config()),
+                                         .dialect = {},
+                                         .native_width = model.config().default_width,
+                                         .native_height = model.config().default_height};
+  auto request = pipeline::engine_request(pipeline::resolve(params, defaults));
   Measurement m = time_runs(r.options.image_runs, [&] {
     request.prompt = fresh(kPrompt);
     request.negative_prompt = fresh(kNegativePrompt);

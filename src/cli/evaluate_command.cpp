@@ -6,6 +6,7 @@
 #include "cli/model_choice.h"
 #include "cli/param_options.h"
 #include "models/device.h"
+#include "pipeline/family_defaults.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
 #include "pipeline/limits.h"
@@ -34,9 +35,11 @@ void run_evaluate(const EvaluateArgs& args) {
   const ModelChoice choice = choose_model(args.model, args.models_dir, dtype);
   auto model = pipeline::DiffusionModel::load(choice.source);
   // Every scene shares the resolved parameters; its prompt and seed are its own.
-  const auto base = pipeline::resolve(
-      args.params,
-      {choice.defaults, {}, model->config().default_width, model->config().default_height});
+  const auto base = pipeline::resolve(args.params, {choice.defaults,
+                                                    pipeline::family_defaults(model->config()),
+                                                    {},
+                                                    model->config().default_width,
+                                                    model->config().default_height});
   const training::SceneGenerator round_trip =
       training::vae_round_trip_generator(model->vae, model->dtype());
   const auto generate = [&](const std::string& prompt, uint64_t seed) {

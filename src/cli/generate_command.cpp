@@ -12,6 +12,7 @@
 #include "cli/param_options.h"
 #include "io/image.h"
 #include "io/tensor_file.h"
+#include "pipeline/family_defaults.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
 #include "pipeline/latent_preview.h"
@@ -109,8 +110,11 @@ pipeline::GenerationRequest make_request(GenerateArgs& args,
   params.micro = parse_micro(args.original_size, args.crop_top_left, args.target_size, "--");
   params.negative_micro = parse_micro(args.negative_original_size, args.negative_crop_top_left,
                                       args.negative_target_size, "--negative-");
-  const auto resolved = pipeline::resolve(
-      params, {model_defaults, {}, model.config().default_width, model.config().default_height});
+  const auto resolved = pipeline::resolve(params, {model_defaults,
+                                                   pipeline::family_defaults(model.config()),
+                                                   {},
+                                                   model.config().default_width,
+                                                   model.config().default_height});
   auto request = pipeline::engine_request(resolved);
   for (const auto& lora : args.loras) request.loras.push_back(pipeline::parse_lora_spec(lora));
   if (!args.init_image.empty())
@@ -158,8 +162,9 @@ void run_generate(GenerateArgs& args) {
     const auto image = pipeline::tensor_to_image(result.images[i].permute({2, 0, 1}));
     const std::string path = output_path(args.output, i, count);
     io::write_png(path, image,
-                  {{"parameters", pipeline::parameters_text(request, result.seeds[i], width, height,
-                                                            model_name)}});
+                  {{"parameters", pipeline::parameters_text(
+                                      request, result.seeds[i], width, height,
+                                      pipeline::text_model_info(model_name, model->config()))}});
     std::cout << path << " (seed " << result.seeds[i] << ")\n";
   }
   if (!args.output_latents.empty())
@@ -211,6 +216,17 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   add_param(cmd, "--clip-skip", p.clip_skip,
             "CLIP skip, 1 = last layer, 2 = penultimate" + model_default(defaults.clip_skip))
       ->check(CLI::Range(1, pipeline::limits::kMaxClipSkip));
+  add_param(cmd, "--guidance", p.guidance,
+            "FLUX dev/Fill: distilled guidance, an input of the model (no extra pass)" +
+                model_default(defaults.guidance))
+      ->check(CLI::Range(0.0, pipeline::limits::kMaxGuidance));
+  add_param(cmd, "--true-cfg", p.true_cfg,
+            "FLUX: > 1 runs a real CFG pass with the negative prompt (default 1: off)")
+      ->check(CLI::Range(1.0, pipeline::limits::kMaxTrueCfg));
+  add_param(cmd, "--max-sequence-length", p.max_sequence_length,
+            "FLUX: T5 tokens the prompt is padded or cut to (default: the model's, 256 for "
+            "schnell, 512 for dev)")
+      ->check(CLI::Range(1, pipeline::limits::kMaxSequenceLength));
   cmd->add_option("--init-image", args->init_image, "PNG to start from (img2img / inpainting)");
   add_param(cmd, "--strength", p.strength,
             "How much of the init image to repaint, (0, 1]" + model_default(defaults.strength));

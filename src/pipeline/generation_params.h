@@ -30,7 +30,10 @@ struct GenerationParams {
   std::optional<int> clip_skip;          // A1111 numbering: 1 = last layer, 2 = penultimate
   std::optional<double> strength;        // img2img: how much of the input to repaint
   std::optional<bool> prompt_weighting;  // parse A1111 (word:1.2) syntax
-  MicroConditioning micro;               // SDXL only; each part optional
+  std::optional<double> guidance;        // FLUX dev/Fill distilled guidance (an input, not a pass)
+  std::optional<double> true_cfg;        // FLUX: > 1 runs a real CFG pass with the negative prompt
+  std::optional<int> max_sequence_length;  // FLUX: T5 tokens, 1..512; 0 = the model's
+  MicroConditioning micro;                 // SDXL only; each part optional
   MicroConditioning negative_micro;
 
   // Calls visit(json_name, member, ...) for every field in declaration order, with that member
@@ -50,6 +53,9 @@ struct GenerationParams {
     visit("clip_skip", self.clip_skip...);
     visit("strength", self.strength...);
     visit("prompt_weighting", self.prompt_weighting...);
+    visit("guidance", self.guidance...);
+    visit("true_cfg", self.true_cfg...);
+    visit("max_sequence_length", self.max_sequence_length...);
     visit("original_size", self.micro.original_size...);
     visit("crop_top_left", self.micro.crop_top_left...);
     visit("target_size", self.micro.target_size...);

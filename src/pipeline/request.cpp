@@ -1,5 +1,7 @@
 #include "pipeline/request.h"
 
+#include <cmath>
+
 #include "pipeline/limits.h"
 #include "pipeline/resolve.h"
 #include "sampling/sampler.h"
@@ -24,6 +26,8 @@ void validate_pair(const std::optional<std::array<int, 2>>& pair, const char* pa
                 std::to_string(kMaxMicroPixels));
 }
 
+std::string format_limit(double limit) { return std::to_string(static_cast<int>(limit)); }
+
 }  // namespace
 
 void validate_params(const GenerationParams& p) {
@@ -39,6 +43,17 @@ void validate_params(const GenerationParams& p) {
           "samples must be between 1 and " + std::to_string(kMaxSamples));
   require(!p.clip_skip || (*p.clip_skip >= 1 && *p.clip_skip <= kMaxClipSkip), "clip_skip",
           "clip skip must be between 1 and " + std::to_string(kMaxClipSkip));
+  require(!p.guidance ||
+              (std::isfinite(*p.guidance) && *p.guidance >= 0 && *p.guidance <= kMaxGuidance),
+          "guidance", "guidance must be between 0 and " + format_limit(kMaxGuidance));
+  require(
+      !p.true_cfg || (std::isfinite(*p.true_cfg) && *p.true_cfg >= 1 && *p.true_cfg <= kMaxTrueCfg),
+      "true_cfg", "true_cfg must be between 1 (off) and " + format_limit(kMaxTrueCfg));
+  // 0 is the engine's "the model's own length"; callers give 1..512.
+  require(!p.max_sequence_length ||
+              (*p.max_sequence_length >= 0 && *p.max_sequence_length <= kMaxSequenceLength),
+          "max_sequence_length",
+          "max_sequence_length must be between 1 and " + std::to_string(kMaxSequenceLength));
   require(!p.seed || *p.seed <= kMaxSeed, "seed",
           "seed must be at most " + std::to_string(kMaxSeed) + " (or -1 for a random one)");
   require(p.prompt.value_or("").size() <= kMaxPromptLength, "prompt", "prompt is too long");

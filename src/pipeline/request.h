@@ -32,6 +32,15 @@ struct GenerationRequest {
   int samples = 1;                  // images per call, 1..4
   int clip_skip = 1;                // A1111 numbering: 1 = last layer, 2 = penultimate
   bool prompt_weighting = true;     // parse A1111 (word:1.2) syntax
+
+  // FLUX only (ignored by other families; pipeline/family_defaults.h has each model's own).
+  // `guidance` is the distilled guidance FLUX dev and Fill take as an input (schnell has none);
+  // `true_cfg` > 1 adds a real second pass with the negative prompt, mixed like CFG (1 = off);
+  // `max_sequence_length` is how many T5 tokens the prompt is padded or cut to, 0 = the model's
+  // own (256 for schnell, 512 for dev).
+  double guidance = 3.5;
+  double true_cfg = 1.0;
+  int max_sequence_length = 0;
   std::vector<LoraSpec> loras;
 
   // SDXL only (ignored by other families). The negative ones condition the unconditional pass;

@@ -19,8 +19,8 @@ const GenerationParams& engine_defaults() {
 }
 
 GenerationParams resolve(const GenerationParams& request, const ParamDefaults& defaults) {
-  GenerationParams params =
-      request.over(defaults.model.over(defaults.dialect.over(engine_defaults())));
+  GenerationParams params = request.over(
+      defaults.model.over(defaults.family.over(defaults.dialect.over(engine_defaults()))));
   if (!params.width) params.width = defaults.native_width;
   if (!params.height) params.height = defaults.native_height;
   if (!params.seed || *params.seed < 0) params.seed = std::random_device{}() & 0xffffffffu;
@@ -51,6 +51,9 @@ void for_each_shared_field(Visit&& visit, Params& p, Request& r) {
   visit(p.clip_skip, r.clip_skip);
   visit(p.strength, r.strength);
   visit(p.prompt_weighting, r.prompt_weighting);
+  visit(p.guidance, r.guidance);
+  visit(p.true_cfg, r.true_cfg);
+  visit(p.max_sequence_length, r.max_sequence_length);
 }
 
 }  // namespace

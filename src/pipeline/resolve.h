@@ -10,6 +10,7 @@ namespace dd::pipeline {
 // Where unset fields come from, most specific first (after the request itself).
 struct ParamDefaults {
   GenerationParams model;    // the model's sidecar defaults (service/model_sidecar.h)
+  GenerationParams family;   // its family's own (pipeline/family_defaults.h), e.g. FLUX's steps
   GenerationParams dialect;  // an API dialect's own, where its seed document fixes one
   int native_width = 0;      // the model's native size, for unset width and height
   int native_height = 0;
@@ -18,10 +19,10 @@ struct ParamDefaults {
 // The engine's defaults: the initial values of GenerationRequest's members, declared there once.
 const GenerationParams& engine_defaults();
 
-// Every field set: the request's value, else the model's default, else the dialect's, else the
-// engine's; width and height default to the model's native size, an unset or negative seed is
-// drawn at random, and the sampler gets its engine name. A value out of the engine's limits is
-// an InvalidParameter naming the field.
+// Every field set: the request's value, else the model's default, else its family's, else the
+// dialect's, else the engine's; width and height default to the model's native size, an unset or
+// negative seed is drawn at random, and the sampler gets its engine name. A value out of the
+// engine's limits is an InvalidParameter naming the field.
 GenerationParams resolve(const GenerationParams& request, const ParamDefaults& defaults);
 
 // Checks the fields that are set against the engine's limits (pipeline/request.cpp).

@@ -5,6 +5,7 @@
 
 #include "io/image_codec.h"
 #include "models/device.h"
+#include "pipeline/family_defaults.h"
 #include "pipeline/generate.h"
 #include "pipeline/image_tensor.h"
 #include "pipeline/parameters_text.h"
@@ -40,9 +41,9 @@ pipeline::GenerationRequest prepare(JobSpec& spec, const ModelInfo& info,
     spec.params.width = init_image.width;
     spec.params.height = init_image.height;
   }
-  spec.params =
-      pipeline::resolve(spec.params, {info.defaults, spec.dialect_defaults,
-                                      model.config().default_width, model.config().default_height});
+  spec.params = pipeline::resolve(
+      spec.params, {info.defaults, pipeline::family_defaults(model.config()), spec.dialect_defaults,
+                    model.config().default_width, model.config().default_height});
   auto request = pipeline::engine_request(spec.params);
   if (!spec.conditioned_prompt.empty()) request.prompt = spec.conditioned_prompt;
   for (const auto& lora : spec.loras) {
@@ -162,7 +163,8 @@ std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
     for (int i = 0; i < count; ++i) {
       const auto image = pipeline::tensor_to_image(result.images[i].permute({2, 0, 1}));
       const auto text =
-          pipeline::parameters_text(request, result.seeds[i], image.width, image.height, info->id);
+          pipeline::parameters_text(request, result.seeds[i], image.width, image.height,
+                                    pipeline::text_model_info(info->id, model->config()));
       const auto bytes = io::encode_image(image, format, spec.quality, {{"parameters", text}});
       OutputFile output;
       output.name = new_uuid() + "." + io::image_file_extension(format);

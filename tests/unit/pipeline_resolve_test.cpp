@@ -1,6 +1,8 @@
 // GenerationParams and resolve(): the one place unset parameters get their values, in one order
-// (request, model, dialect, engine), and the JSON form the job stores.
+// (request, model sidecar, model family, dialect, engine), and the JSON form the job stores.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "pipeline/resolve.h"
 #include "util/error.h"
@@ -67,7 +69,7 @@ TEST(Resolve, RequestThenModelThenDialectThenEngine) {
   dialect.strength = 1.0;
   request.prompt = "x";
   request.seed = 5;
-  const auto resolved = resolve(request, {model, dialect, 512, 768});
+  const auto resolved = resolve(request, {model, {}, dialect, 512, 768});
   EXPECT_EQ(resolved.cfg, 3.0);            // the request's
   EXPECT_EQ(resolved.steps, 4);            // the model's, over the dialect's
   EXPECT_EQ(resolved.strength, 1.0);       // the dialect's
@@ -79,17 +81,68 @@ TEST(Resolve, RequestThenModelThenDialectThenEngine) {
   GenerationParams::for_each_field(
       [](const char* name, const auto& field) {
         if constexpr (!std::is_same_v<std::decay_t<decltype(field)>,
-                                      std::optional<std::array<int, 2>>>)
+                                      std::optional<std::array<int, 2>>>) {
           EXPECT_TRUE(field.has_value()) << name;
+        }
       },
       resolved);
+}
+
+TEST(Resolve, TheFamilysDefaultsSitBetweenTheSidecarAndTheDialect) {
+  GenerationParams request, sidecar, family, dialect;
+  family.steps = 4;
+  family.sampler = "euler";
+  family.cfg = 1;
+  family.guidance = 3.5;
+  family.max_sequence_length = 256;
+  dialect.steps = 30;  // /sd's seed document
+  dialect.strength = 1.0;
+  sidecar.max_sequence_length = 128;
+  request.guidance = 5;
+  const auto resolved = resolve(request, {sidecar, family, dialect, 64, 64});
+  EXPECT_EQ(resolved.guidance, 5.0);             // the request's, over the family's
+  EXPECT_EQ(resolved.max_sequence_length, 128);  // the sidecar's, over the family's
+  EXPECT_EQ(resolved.steps, 4);                  // the family's, over the dialect's
+  EXPECT_EQ(resolved.sampler, "euler");          // the family's, over the engine's
+  EXPECT_EQ(resolved.cfg, 1.0);                  // the family's, over the engine's
+  EXPECT_EQ(resolved.strength, 1.0);             // the dialect's
+  EXPECT_EQ(resolved.true_cfg, 1.0);             // the engine's: off
+  EXPECT_EQ(resolved.clip_skip, 1);              // the engine's
+  // Without a family layer the dialect's steps apply, and the engine's FLUX values.
+  const auto plain = resolve({}, {{}, {}, dialect, 64, 64});
+  EXPECT_EQ(plain.steps, 30);
+  EXPECT_EQ(plain.guidance, 3.5);
+  EXPECT_EQ(plain.max_sequence_length, 0);  // the model's own
+}
+
+TEST(Resolve, FluxFieldsReachTheEngineRequestAndBack) {
+  const GenerationRequest defaults;
+  EXPECT_EQ(defaults.guidance, 3.5);
+  EXPECT_EQ(defaults.true_cfg, 1.0);
+  EXPECT_EQ(defaults.max_sequence_length, 0);
+  GenerationParams request;
+  request.guidance = 2.5;
+  request.true_cfg = 4;
+  request.max_sequence_length = 77;
+  const auto resolved = resolve(request, {{}, {}, {}, 64, 64});
+  const auto engine = engine_request(resolved);
+  EXPECT_EQ(engine.guidance, 2.5);
+  EXPECT_EQ(engine.true_cfg, 4.0);
+  EXPECT_EQ(engine.max_sequence_length, 77);
+  EXPECT_EQ(params_of(engine), resolved);
+  const auto json = request.to_json();
+  EXPECT_EQ(json["guidance"], 2.5);
+  EXPECT_EQ(json["true_cfg"], 4.0);
+  EXPECT_EQ(json["max_sequence_length"], 77);
+  EXPECT_EQ(GenerationParams::from_json(json, ""), request);
+  EXPECT_THROW(GenerationParams::from_json({{"max_sequence_length", 1.5}}, ""), Error);
 }
 
 TEST(Resolve, SeedsAreDrawnAndSamplersNamedTheEngineWay) {
   GenerationParams request;
   request.seed = -1;
   request.sampler = "DPM++ 2M Karras";
-  const auto resolved = resolve(request, {{}, {}, 64, 64});
+  const auto resolved = resolve(request, {{}, {}, {}, 64, 64});
   ASSERT_TRUE(resolved.seed);
   EXPECT_GE(*resolved.seed, 0);
   EXPECT_EQ(resolved.sampler, "dpmpp_2m_karras");
@@ -101,7 +154,7 @@ TEST(Resolve, SeedsAreDrawnAndSamplersNamedTheEngineWay) {
 TEST(Resolve, BadValuesNameTheirField) {
   auto param_of = [](GenerationParams request) {
     try {
-      resolve(request, {{}, {}, 64, 64});
+      resolve(request, {{}, {}, {}, 64, 64});
     } catch (const InvalidParameter& e) {
       return e.param();
     }
@@ -122,6 +175,25 @@ TEST(Resolve, BadValuesNameTheirField) {
   p = {};
   p.spacing = "sideways";
   EXPECT_EQ(param_of(p), "spacing");
+  // The FLUX fields' ranges: guidance 0..100, true_cfg 1..30, max_sequence_length 0..512.
+  const auto flux = [&](auto member, auto value) {
+    GenerationParams params;
+    params.*member = value;
+    return param_of(params);
+  };
+  EXPECT_EQ(flux(&GenerationParams::guidance, -0.5), "guidance");
+  EXPECT_EQ(flux(&GenerationParams::guidance, 100.5), "guidance");
+  EXPECT_EQ(flux(&GenerationParams::guidance, std::nan("")), "guidance");
+  EXPECT_EQ(flux(&GenerationParams::guidance, 0.0), "accepted");
+  EXPECT_EQ(flux(&GenerationParams::guidance, 100.0), "accepted");
+  EXPECT_EQ(flux(&GenerationParams::true_cfg, 0.99), "true_cfg");
+  EXPECT_EQ(flux(&GenerationParams::true_cfg, 30.5), "true_cfg");
+  EXPECT_EQ(flux(&GenerationParams::true_cfg, 1.0), "accepted");
+  EXPECT_EQ(flux(&GenerationParams::true_cfg, 30.0), "accepted");
+  EXPECT_EQ(flux(&GenerationParams::max_sequence_length, -1), "max_sequence_length");
+  EXPECT_EQ(flux(&GenerationParams::max_sequence_length, 513), "max_sequence_length");
+  EXPECT_EQ(flux(&GenerationParams::max_sequence_length, 0), "accepted");  // the model's
+  EXPECT_EQ(flux(&GenerationParams::max_sequence_length, 512), "accepted");
 }
 
 }  // namespace
