@@ -74,6 +74,7 @@ const Fields& generation_fields() {
         clip_skip_field("clip_skip"),
     };
     add_micro_fields(f, FieldCase::Snake);
+    add_flux_fields(f, FieldCase::Snake);
     return f;
   }();
   return fields;

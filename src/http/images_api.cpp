@@ -205,6 +205,7 @@ const Fields& imagine_fields() {
     };
     f[4].doc = "Model id or alias (default: the server's fast model)";
     add_micro_fields(f, FieldCase::Snake);
+    add_flux_fields(f, FieldCase::Snake);
     return f;
   }();
   return fields;

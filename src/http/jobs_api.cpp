@@ -114,6 +114,7 @@ const Fields& jobs_image_fields() {
         clip_skip_field("clipSkip"),
     };
     add_micro_fields(f, FieldCase::Camel);
+    add_flux_fields(f, FieldCase::Camel);
     return f;
   }();
   return fields;

@@ -180,7 +180,7 @@ nlohmann::json model_object(const service::ModelInfo& model) {
 // The rows both OpenAI endpoints share; `model`, `size` and `response_format` are read by the
 // handlers (OpenAI's own model names and "WxH" sizes need translating).
 Fields openai_common_fields() {
-  return {
+  Fields f = {
       prompt_field("prompt"),
       {.name = "model",
        .type = FieldType::String,
@@ -206,6 +206,8 @@ Fields openai_common_fields() {
       sampler_field("sampler"),
       clip_skip_field("clip_skip"),
   };
+  add_flux_fields(f, FieldCase::Snake);
+  return f;
 }
 
 }  // namespace

@@ -321,6 +321,31 @@ void add_micro_fields(Fields& fields, FieldCase field_case) {
     }
 }
 
+void add_flux_fields(Fields& fields, FieldCase field_case) {
+  const bool camel = field_case == FieldCase::Camel;
+  fields.push_back({.name = "guidance",
+                    .type = FieldType::Number,
+                    .target = &Params::guidance,
+                    .doc = "FLUX dev/Fill: distilled guidance, an input of the model rather than "
+                           "a second pass (default: the model's, 3.5 for dev; schnell has none)",
+                    .min = 0,
+                    .max = pipeline::limits::kMaxGuidance});
+  fields.push_back({.name = camel ? "trueCfg" : "true_cfg",
+                    .type = FieldType::Number,
+                    .target = &Params::true_cfg,
+                    .doc = "FLUX: > 1 runs a real classifier-free guidance pass with the "
+                           "negative prompt, at twice the cost (default 1: off)",
+                    .min = 1,
+                    .max = pipeline::limits::kMaxTrueCfg});
+  fields.push_back({.name = camel ? "maxSequenceLength" : "max_sequence_length",
+                    .type = FieldType::Integer,
+                    .target = &Params::max_sequence_length,
+                    .doc = "FLUX: T5 tokens the prompt is padded or cut to (default: the "
+                           "model's, 256 for schnell, 512 for dev)",
+                    .min = 1,
+                    .max = pipeline::limits::kMaxSequenceLength});
+}
+
 void read_fields(const JsonBody& body, const Fields& fields, service::JobSpec& spec) {
   for (const auto& field : fields) read_field(body, field, spec);
 }

@@ -77,6 +77,9 @@ enum class FieldCase { Snake, Camel };
 // SDXL micro-conditioning: original_size, crops_coords_top_left, target_size and negative_*.
 void add_micro_fields(Fields& fields, FieldCase field_case);
 
+// FLUX: guidance, true_cfg and max_sequence_length (camel case: trueCfg, maxSequenceLength).
+void add_flux_fields(Fields& fields, FieldCase field_case);
+
 // Every row with a target: its value from the body (checked against the row) into `spec`, and
 // its dialect default into spec.dialect_defaults. A bad value is a 400 naming the field.
 void read_fields(const JsonBody& body, const Fields& fields, service::JobSpec& spec);

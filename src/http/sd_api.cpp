@@ -80,6 +80,7 @@ const Fields& sd_fields() {
         clip_skip_field("clip_skip"),
     };
     add_micro_fields(f, FieldCase::Snake);
+    add_flux_fields(f, FieldCase::Snake);
     return f;
   }();
   return fields;

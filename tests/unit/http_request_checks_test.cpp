@@ -1,6 +1,7 @@
 // What every dialect shares about a request before and after its handler: the Bearer scheme in
 // any case, 405 with Allow for a known path asked with another method, input pictures (data:
-// URLs, a mask of the image's size), and errors that name no file by its absolute server path.
+// URLs, a mask of the image's size), the FLUX fields in every dialect, and errors that name no
+// file by its absolute server path.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -121,6 +122,113 @@ TEST(RequestChecks, EveryBase64ImageFieldTakesADataUrl) {
     const auto reply = server.post("/api/v1/images/generation", body);
     EXPECT_EQ(reply.status, 200) << field << ": " << reply.body.substr(0, 300);
   }
+}
+
+// FLUX's guidance, true_cfg and max_sequence_length: every dialect that takes generation
+// parameters reads them (the jobs API in camel case) into the job, and refuses a value out of
+// range before queueing, naming the field as the dialect spells it.
+struct FluxNames {
+  std::string path, guidance, true_cfg, max_sequence_length;
+  nlohmann::json base;
+};
+
+std::vector<FluxNames> flux_dialects() {
+  const nlohmann::json prompt = {{"prompt", "x"}};
+  return {
+      {"/v0/api/images", "guidance", "trueCfg", "maxSequenceLength", prompt},
+      {"/sd", "guidance", "true_cfg", "max_sequence_length", prompt},
+      {"/api/v1/images/generation", "guidance", "true_cfg", "max_sequence_length", prompt},
+      {"/v1/images/imagine",
+       "guidance",
+       "true_cfg",
+       "max_sequence_length",
+       {{"name", "n"}, {"prompt", "x"}}},
+      {"/v1/images/generations", "guidance", "true_cfg", "max_sequence_length", prompt},
+  };
+}
+
+// The edits endpoint's multipart form, with these text parts besides the image and prompt.
+TestServer::Reply post_edit(const TestServer& server,
+                            const std::vector<std::pair<std::string, std::string>>& parts) {
+  const auto png = [](uint8_t value) {
+    const auto bytes =
+        io::encode_image(io::Image{64, 64, std::vector<uint8_t>(64 * 64 * 3, value)}, "png");
+    return std::string(bytes.begin(), bytes.end());
+  };
+  httplib::MultipartFormDataItems items = {{"image", png(200), "in.png", "image/png"},
+                                           {"mask", png(255), "mask.png", "image/png"},
+                                           {"prompt", "x", "", ""}};
+  for (const auto& [name, value] : parts) items.push_back({name, value, "", ""});
+  const auto reply = server.client().Post("/v1/images/edits", items);
+  TestServer::Reply out;
+  if (!reply) return out;
+  out.status = reply->status;
+  out.body = reply->body;
+  out.json = nlohmann::json::parse(reply->body, nullptr, false);
+  return out;
+}
+
+TEST(RequestChecks, EveryDialectTakesTheFluxFields) {
+  DD_REQUIRE_FIXTURES();
+  auto options = without_worker();
+  options.sync_timeout_ms = 20;  // a sync dialect's job is stored, then abandoned (504)
+  TestServer server(options);
+  auto last_params = [&] {
+    const auto jobs = server.service().jobs().list(service::kLocalAccount, 1, 0);
+    return jobs.empty() ? pipeline::GenerationParams{} : jobs[0].spec.params;
+  };
+  auto expect_stored = [&](const std::string& what) {
+    const auto params = last_params();
+    EXPECT_EQ(params.guidance, 2.5) << what;
+    EXPECT_EQ(params.true_cfg, 3.0) << what;
+    EXPECT_EQ(params.max_sequence_length, 128) << what;
+  };
+  for (const auto& dialect : flux_dialects()) {
+    nlohmann::json body = dialect.base;
+    body[dialect.guidance] = 2.5;
+    body[dialect.true_cfg] = 3;
+    body[dialect.max_sequence_length] = 128;
+    const auto reply = server.post(dialect.path, body);
+    EXPECT_TRUE(reply.status == 200 || reply.status == 504) << dialect.path << ": " << reply.body;
+    expect_stored(dialect.path);
+  }
+  const auto edit =
+      post_edit(server, {{"guidance", "2.5"}, {"true_cfg", "3"}, {"max_sequence_length", "128"}});
+  EXPECT_EQ(edit.status, 504) << edit.body;
+  expect_stored("/v1/images/edits");
+}
+
+TEST(RequestChecks, EveryDialectRefusesFluxFieldsOutOfRange) {
+  DD_REQUIRE_FIXTURES();
+  TestServer server(without_worker());
+  const auto jobs_before = server.service().jobs().count(service::kLocalAccount);
+  for (const auto& dialect : flux_dialects()) {
+    const std::vector<std::pair<std::string, nlohmann::json>> bad = {
+        {dialect.guidance, -0.5},
+        {dialect.guidance, 101},
+        {dialect.guidance, "high"},
+        {dialect.true_cfg, 0.5},
+        {dialect.true_cfg, 31},
+        {dialect.max_sequence_length, 0},
+        {dialect.max_sequence_length, 513},
+        {dialect.max_sequence_length, 1.5},
+    };
+    for (const auto& [name, value] : bad) {
+      nlohmann::json body = dialect.base;
+      body[name] = value;
+      const auto reply = server.post(dialect.path, body);
+      EXPECT_EQ(reply.status, 400)
+          << dialect.path << " " << name << "=" << value << ": " << reply.body;
+      EXPECT_EQ(reply.json["error"]["param"], name) << dialect.path << ": " << reply.body;
+    }
+  }
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"guidance", "101"}, {"true_cfg", "0"}, {"max_sequence_length", "600"}}) {
+    const auto reply = post_edit(server, {{name, value}});
+    EXPECT_EQ(reply.status, 400) << name << ": " << reply.body;
+    EXPECT_EQ(reply.json["error"]["param"], name) << reply.body;
+  }
+  EXPECT_EQ(server.service().jobs().count(service::kLocalAccount), jobs_before);
 }
 
 // A models dir with the tiny model and a checkpoint that is not one.

@@ -5,6 +5,8 @@
 
 #include <regex>
 #include <set>
+#include <tuple>
+#include <vector>
 
 #include "http_test_server.h"
 #include "io/image_codec.h"
@@ -184,6 +186,30 @@ TEST(HttpServiceApi, OpenApiDocumentDescribesEveryEndpoint) {
   EXPECT_EQ(doc["paths"]["/v0/api/images"]["post"]["requestBody"]["content"]["application/json"]
                ["schema"]["properties"]["clipSkip"]["maximum"],
             12);
+  // FLUX's fields in every generation endpoint, with their ranges and a doc line.
+  const std::vector<std::tuple<std::string, std::string, std::string>> flux_rows = {
+      {"/v0/api/images", "application/json", "trueCfg"},
+      {"/sd", "application/json", "true_cfg"},
+      {"/api/v1/images/generation", "application/json", "true_cfg"},
+      {"/v1/images/imagine", "application/json", "true_cfg"},
+      {"/v1/images/generations", "application/json", "true_cfg"},
+      {"/v1/images/edits", "multipart/form-data", "true_cfg"},
+  };
+  for (const auto& [path, media, true_cfg] : flux_rows) {
+    const auto& properties =
+        doc["paths"][path]["post"]["requestBody"]["content"][media]["schema"]["properties"];
+    const std::string max_length =
+        true_cfg == "trueCfg" ? "maxSequenceLength" : "max_sequence_length";
+    EXPECT_EQ(properties["guidance"]["type"], "number") << path;
+    EXPECT_EQ(properties["guidance"]["maximum"], 100) << path;
+    EXPECT_EQ(properties[true_cfg]["minimum"], 1) << path;
+    EXPECT_EQ(properties[true_cfg]["maximum"], 30) << path;
+    EXPECT_EQ(properties[max_length]["type"], "integer") << path;
+    EXPECT_EQ(properties[max_length]["maximum"], 512) << path;
+    for (const auto& name : {std::string("guidance"), true_cfg, max_length})
+      EXPECT_NE(properties[name].value("description", "").find("FLUX"), std::string::npos)
+          << path << " " << name;
+  }
   for (const auto& [path, methods] : doc["paths"].items()) {
     for (const auto& [method, operation] : methods.items()) {
       if (!operation.contains("requestBody")) continue;
