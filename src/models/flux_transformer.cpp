@@ -94,14 +94,15 @@ void FluxTransformerImpl::check(const FluxInputs& in) const {
 torch::Tensor FluxTransformerImpl::embed_vec(const FluxInputs& in, Trace* trace) {
   const auto batch = in.img.size(0);
   const auto dtype = in.img.scalar_type();
-  const auto t_proj = flux_timestep_embedding(per_row(in.timesteps, batch, "timesteps"));
+  const auto device = in.img.device();
+  const auto t_proj = flux_timestep_embedding(per_row(in.timesteps.to(device), batch, "timesteps"));
   auto vec = time_in_(t_proj.to(dtype));
   if (guidance_in_) {
-    const auto g_proj = flux_timestep_embedding(per_row(in.guidance, batch, "guidance"));
+    const auto g_proj = flux_timestep_embedding(per_row(in.guidance.to(device), batch, "guidance"));
     vec = vec + guidance_in_(g_proj.to(dtype));
     if (trace) (*trace)["time_text_embed.guidance_proj"] = g_proj;
   }
-  vec = vec + vector_in_(in.y.to(dtype));
+  vec = vec + vector_in_(in.y.to(in.img.options()));
   if (trace) {
     (*trace)["time_text_embed.time_proj"] = t_proj;
     (*trace)["time_text_embed"] = vec;
@@ -111,16 +112,16 @@ torch::Tensor FluxTransformerImpl::embed_vec(const FluxInputs& in, Trace* trace)
 
 torch::Tensor FluxTransformerImpl::forward(const FluxInputs& in, Trace* trace) {
   check(in);
-  const auto dtype = in.img.scalar_type();
   const auto record = [&](const std::string& name, const torch::Tensor& t) {
     if (trace) (*trace)[name] = t;
   };
   auto img = img_in_(in.img);
   record("x_embedder", img);
   const auto vec = embed_vec(in, trace);
-  auto txt = txt_in_(in.txt.to(dtype));
+  auto txt = txt_in_(in.txt.to(in.img.options()));
   record("context_embedder", txt);
-  const auto rope = flux_rope(joined_ids(in.txt_ids, in.img_ids), config_.axes_dim, config_.theta);
+  const auto ids = joined_ids(in.txt_ids, in.img_ids).to(in.img.device());
+  const auto rope = flux_rope(ids, config_.axes_dim, config_.theta);
   if (trace) record("pos_embed", flux_rope_matrices(rope));
 
   for (size_t i = 0; i < double_blocks_->size(); ++i) {

@@ -40,9 +40,9 @@ class FluxTransformerImpl : public torch::nn::Module {
 
   explicit FluxTransformerImpl(const FluxConfig& config);
 
-  // -> [B, S, out_channels] velocity, in the dtype of inputs.img (the other inputs are converted
-  // to it; sinusoids, RoPE and norm statistics are float32). Bad shapes, or a missing (or
-  // unexpected) guidance, are a dd::Error.
+  // -> [B, S, out_channels] velocity, in the dtype and on the device of inputs.img (the other
+  // inputs are moved and converted to it; sinusoids, RoPE and norm statistics are float32). Bad
+  // shapes, or a missing (or unexpected) guidance, are a dd::Error.
   torch::Tensor forward(const FluxInputs& inputs, Trace* trace = nullptr);
 
   const FluxConfig& config() const { return config_; }

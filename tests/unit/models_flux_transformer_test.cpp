@@ -3,8 +3,6 @@
 // shapes) and the same file under ComfyUI's prefix; the Fill model's transformer calls.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "models_flux_fixtures.h"
 #include "test_support.h"
 #include "util/error.h"
