@@ -27,7 +27,10 @@ torch::Tensor PackedLinearImpl::expanded_weight(torch::ScalarType dtype) const {
 torch::Tensor PackedLinearImpl::forward(const torch::Tensor& x) {
   const auto dtype = x.scalar_type();
   torch::Tensor b = bias.defined() ? (bias.scalar_type() == dtype ? bias : bias.to(dtype)) : bias;
-  return torch::linear(x, expanded_weight(dtype), b);
+  torch::Tensor w = expanded_weight(dtype);
+  // Packed weights expand on the CPU, where their mapping is; the layer may run elsewhere.
+  if (w.device() != x.device()) w = w.to(x.device());
+  return torch::linear(x, w, b);
 }
 
 }  // namespace dd::models

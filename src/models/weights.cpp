@@ -1,8 +1,10 @@
 #include "models/weights.h"
 
 #include <optional>
+#include <set>
 
 #include "io/tensor_file.h"
+#include "models/packed_linear.h"
 #include "util/error.h"
 
 namespace dd::models {
@@ -44,6 +46,29 @@ void copy_into(torch::Tensor& target, torch::Tensor value, const std::string& pa
   target.copy_(value);
 }
 
+// Attaches the source's packed weights to the PackedLinear layers in `module` and below; adds
+// the names of the placeholder weights of every packed layer, which are not loaded. (A walk
+// over the children, as named_modules() needs the module to be held by a shared_ptr.)
+void attach_packed(torch::nn::Module& module, const std::string& prefix, const WeightSource& source,
+                   const std::string& part, std::set<std::string>& placeholders) {
+  if (auto* linear = dynamic_cast<PackedLinearImpl*>(&module)) {
+    const std::string name = prefix + "weight";
+    if (!linear->is_packed()) {
+      if (auto packed = source.packed(name)) {
+        try {
+          linear->set_packed(std::move(packed));
+        } catch (const Error& e) {
+          throw Error(part + ": tensor '" + name + "': " + e.what() +
+                      " (checkpoint and architecture disagree)");
+        }
+      }
+    }
+    if (linear->is_packed()) placeholders.insert(name);
+  }
+  for (auto& child : module.named_children())
+    attach_packed(*child.value(), prefix + child.key() + ".", source, part, placeholders);
+}
+
 }  // namespace
 
 void load_weights(torch::nn::Module& module, const WeightSource& source, const std::string& part,
@@ -57,7 +82,10 @@ void load_weights(torch::nn::Module& module, const WeightSource& source, const s
     source.release_pages();
     copied_since_release = 0;
   };
-  for (auto& item : module.named_parameters(/*recurse=*/true)) load(item.key(), item.value());
+  std::set<std::string> placeholders;
+  attach_packed(module, "", source, part, placeholders);
+  for (auto& item : module.named_parameters(/*recurse=*/true))
+    if (!placeholders.count(item.key())) load(item.key(), item.value());
   for (auto& item : module.named_buffers(/*recurse=*/true)) load(item.key(), item.value());
 }
 

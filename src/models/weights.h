@@ -13,6 +13,8 @@
 
 namespace dd::models {
 
+class PackedWeight;
+
 class WeightSource {
  public:
   virtual ~WeightSource() = default;
@@ -20,6 +22,11 @@ class WeightSource {
   // A missing tensor is a dd::Error naming the file and the stored key.
   virtual torch::Tensor get(const std::string& name) const = 0;
   virtual bool has(const std::string& name) const = 0;
+  // The stored tensor kept in a block-quantised form (GGUF's Q8_0, Q4_K, ...), for a layer that
+  // keeps it so (PackedLinear); nullptr when the source stores it otherwise or not at all.
+  virtual std::shared_ptr<const PackedWeight> packed(const std::string& /*name*/) const {
+    return nullptr;
+  }
   // Drops the pages of the stored tensors read so far from resident memory (they are copied):
   // a source over a memory-mapped file would otherwise hold a second copy of the part while it
   // loads. Sources with nothing to drop do nothing.
@@ -53,6 +60,8 @@ torch::ScalarType stored_float_type(const io::SafetensorsFile& file, const std::
 // Copies every parameter and buffer of `module` from `source`. A missing tensor or a shape that
 // disagrees is a dd::Error naming `part` and the tensor. Shapes that differ only by trailing
 // size-1 dimensions (a 1x1 conv stored for a linear layer, as in LDM VAE attention) are reshaped.
+// A PackedLinear whose weight the source offers packed() gets that packed weight (it stays
+// quantised in memory), and its empty placeholder `weight` is not looked up.
 // The source's pages are released every `release_every_bytes` copied: small next to a part's
 // weights (SDXL's UNet: 5 GB in bf16), large enough that the releases, each a walk over the
 // whole mapping, stay few.
