@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "conformance/case_support.h"
+#include "conformance/flux_cases.h"
 #include "io/tensor_file.h"
 #include "models/family_names.h"
 #include "pipeline/generate.h"
@@ -300,13 +301,15 @@ const CaseKind* find_kind(const std::string& name) {
 }  // namespace
 
 std::string unsupported_reason(const io::FixtureCase& c, const FixtureModels& models) {
-  if (!find_kind(c.kind())) return "case kind '" + c.kind() + "' is not built yet";
   std::string family;
   try {
     family = models.family(c.model());
   } catch (const std::exception&) {
     return "";  // let the case run and fail with the real error
   }
+  if (family == "flux")
+    return is_flux_case_kind(c.kind()) ? "" : "case kind '" + c.kind() + "' is not built yet";
+  if (!find_kind(c.kind())) return "case kind '" + c.kind() + "' is not built yet";
   if (!family.empty() && !models::is_supported_family(family))
     return "model family '" + family + "' is not built yet";
   return "";
@@ -314,6 +317,7 @@ std::string unsupported_reason(const io::FixtureCase& c, const FixtureModels& mo
 
 std::vector<Comparison> run_case(const io::FixtureSet& set, const io::FixtureCase& c,
                                  FixtureModels& models) {
+  if (models.family(c.model()) == "flux") return run_flux_case(set, c, models);
   const CaseKind* kind = find_kind(c.kind());
   if (!kind) throw Error("unknown case kind '" + c.kind() + "'");
   return kind->run(set, c, models);

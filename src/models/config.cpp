@@ -1,6 +1,7 @@
 #include "models/config.h"
 
 #include "models/family_names.h"
+#include "models/flux_model_config.h"
 #include "util/error.h"
 
 namespace dd::models {
@@ -142,6 +143,8 @@ ClipTextConfig clip_config_from_transformers(const nlohmann::json& config) {
 }
 
 ModelConfig model_config_from_arch_json(const nlohmann::json& arch, const std::string& origin) {
+  if (arch.is_object() && arch.value("family", "") == "flux")
+    return flux_model_config_from_arch_json(arch, origin);
   try {
     ModelConfig model;
     model.name = optional<std::string>(arch, "name", "model");
@@ -196,6 +199,7 @@ ModelConfig model_config_from_arch_json(const nlohmann::json& arch, const std::s
 }
 
 bool is_supported_family(const std::string& name) {
+  if (name == "flux") return true;
   try {
     parse_family(name);
     return true;

@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "models/flux_config.h"
+#include "models/t5_config.h"
+
 namespace dd::models {
 
 struct UNetConfig {
@@ -92,6 +95,13 @@ struct ModelConfig {
   int default_height = 512;
   // The diffusers scheduler config of the model, when it came with one (may be empty).
   nlohmann::json scheduler_config = nlohmann::json::object();
+
+  // FLUX.1 (family Flux): a transformer instead of the UNet, CLIP (pooled output only) and a T5
+  // encoder for the text; `unet` is unused. T5 tokens per prompt: 256 (schnell) or 512 (dev).
+  FluxConfig flux;
+  T5Config t5;
+  int max_sequence_length = 512;
+  bool is_flux() const { return family == Family::Flux; }
 };
 
 const char* family_name(Family family);

@@ -1,6 +1,7 @@
 #include "pipeline/generate.h"
 
 #include "models/device.h"
+#include "pipeline/flux_generate.h"
 #include "pipeline/lora.h"
 #include "pipeline/noise_on_device.h"
 #include "pipeline/text_conditioning.h"
@@ -139,6 +140,7 @@ torch::Tensor decode_latents(DiffusionModel& model, const torch::Tensor& latents
 
 GenerationResult generate(DiffusionModel& model, const GenerationRequest& request,
                           const GenerationHooks& hooks) {
+  if (model.config().is_flux()) return generate_flux(model, request, hooks);
   validate_request(request, model.is_inpainting_model());
   torch::NoGradGuard no_grad;
   const Size size = output_size(model, request);

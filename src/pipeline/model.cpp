@@ -77,6 +77,10 @@ std::shared_ptr<DiffusionModel> DiffusionModel::load(const ModelSource& source) 
   model->dtype_ = source.dtype;
   model->device_ = source.device;
   if (!fs::exists(source.path)) throw Error(source.path + ": no such model file or folder");
+  if (is_flux_source(source.path)) {
+    model->load_flux(source);
+    return model;
+  }
   if (fs::is_directory(source.path)) {
     model->config_ = models::model_config_from_diffusers_dir(source.path);
     model->load_diffusers_dir(source.path);
