@@ -13,9 +13,7 @@ constexpr int kDevSequenceLength = 512;
 }  // namespace
 
 bool is_guidance_distilled(const models::ModelConfig& config) {
-  // The model config does not tell schnell from dev yet: every FLUX model counts as schnell.
-  (void)config;
-  return false;
+  return config.is_flux() && config.flux.guidance_embed;
 }
 
 GenerationParams flux_defaults(bool guidance_distilled) {
