@@ -13,11 +13,25 @@ namespace {
 
 bool iequals(const std::string& a, const std::string& b) { return lowercase(a) == lowercase(b); }
 
-// When a model's files last changed (a folder's own time for a diffusers folder).
-fs::file_time_type files_stamp(const std::string& path) {
-  std::error_code ec;
-  const auto stamp = fs::last_write_time(path, ec);
-  return ec ? fs::file_time_type{} : stamp;
+// When a model's files last changed (a folder's own time for a diffusers folder), its FLUX
+// parts' included: a part put in place makes a failed load worth trying again.
+fs::file_time_type files_stamp(const ModelInfo& info) {
+  std::vector<std::string> paths = info.flux_parts.part_paths();
+  paths.push_back(info.path);
+  if (!info.flux_parts.components.empty()) paths.push_back(info.flux_parts.components);
+  std::optional<fs::file_time_type> latest;  // file_time_type{} is no "earliest" (libstdc++)
+  for (const auto& path : paths) {
+    std::error_code ec;
+    const auto stamp = fs::last_write_time(path, ec);
+    if (!ec && (!latest || stamp > *latest)) latest = stamp;
+  }
+  return latest.value_or(fs::file_time_type{});
+}
+
+// The same files and the same sidecar settings for loading them.
+bool same_source(const ModelInfo& a, const ModelInfo& b) {
+  return a.path == b.path && a.config_json == b.config_json && a.tokenizer_dir == b.tokenizer_dir &&
+         a.flux_parts == b.flux_parts;
 }
 
 int64_t tensor_bytes(const torch::nn::Module& module) {
@@ -27,8 +41,12 @@ int64_t tensor_bytes(const torch::nn::Module& module) {
   return total;
 }
 
+// Every part the model keeps (FLUX has a transformer instead of the UNet).
 int64_t model_bytes(const pipeline::DiffusionModel& model) {
-  int64_t total = tensor_bytes(*model.unet) + tensor_bytes(*model.vae);
+  int64_t total = 0;
+  if (!model.unet.is_empty()) total += tensor_bytes(*model.unet);
+  if (!model.flux.is_empty()) total += tensor_bytes(*model.flux);
+  if (!model.vae.is_empty()) total += tensor_bytes(*model.vae);
   for (const auto& encoder : model.text_encoders) total += tensor_bytes(*encoder);
   return total;
 }
@@ -39,6 +57,25 @@ std::string loaded_family(const pipeline::DiffusionModel& model) {
 }
 
 }  // namespace
+
+pipeline::ModelSource model_source(const ModelInfo& info, torch::ScalarType dtype,
+                                   const torch::Device& device) {
+  pipeline::ModelSource source;
+  source.path = info.path;
+  source.config_json = info.config_json;
+  source.tokenizer_dir = info.tokenizer_dir;
+  source.dtype = dtype;
+  source.device = device;
+  const FluxParts& parts = info.flux_parts;
+  source.vae_path = parts.vae;
+  source.clip_path = parts.clip_l;
+  source.t5_path = parts.t5xxl;
+  source.t5_tokenizer_path = parts.t5_tokenizer;
+  source.clip_tokenizer_dir = parts.clip_tokenizer;
+  source.components_dir = parts.components;
+  source.drop_t5_after_encoding = parts.drop_t5;
+  return source;
+}
 
 ModelRegistry::ModelRegistry(std::string models_dir, size_t memory_budget_bytes,
                              torch::ScalarType dtype, std::string default_model,
@@ -67,16 +104,16 @@ void ModelRegistry::rescan() {
     Entry entry;
     entry.info = std::move(info);
     const auto old = entries_.find(id);
-    const bool same_files = old != entries_.end() && old->second.info.path == entry.info.path;
-    if (same_files && old->second.model && entry.info.available()) {
+    const bool same = old != entries_.end() && same_source(old->second.info, entry.info);
+    if (same && old->second.model && entry.info.available()) {
       entry.model = old->second.model;
       entry.last_used = old->second.last_used;
       entry.info.loaded = true;
       entry.info.loaded_bytes = old->second.info.loaded_bytes;
       entry.info.family = old->second.info.family;
-    } else if (same_files && !old->second.info.available() && entry.info.available() &&
+    } else if (same && !old->second.info.available() && entry.info.available() &&
                old->second.failed_stamp != fs::file_time_type{} &&
-               old->second.failed_stamp == files_stamp(entry.info.path)) {
+               old->second.failed_stamp == files_stamp(entry.info)) {
       entry.info.error = old->second.info.error;  // failed to load, and nothing changed since
       entry.failed_stamp = old->second.failed_stamp;
     }
@@ -175,8 +212,7 @@ std::shared_ptr<pipeline::DiffusionModel> ModelRegistry::acquire(const std::stri
       throw Error("model '" + entry->info.id + "' is unavailable: " + entry->info.error);
     entry->last_used = ++clock_;
     id = entry->info.id;
-    source = {entry->info.path, entry->info.config_json, entry->info.tokenizer_dir, dtype_,
-              device_};
+    source = model_source(entry->info, dtype_, device_);
     if (entry->model) evict_over_budget(id);
     return entry->model;
   };
@@ -199,7 +235,7 @@ std::shared_ptr<pipeline::DiffusionModel> ModelRegistry::acquire(const std::stri
   Entry& entry = it->second;
   if (!model) {
     entry.info.error = "failed to load: " + failure;
-    entry.failed_stamp = files_stamp(entry.info.path);
+    entry.failed_stamp = files_stamp(entry.info);
     choose_default();  // an automatic default gives way to the next model that can serve
     throw Error("model '" + id + "' failed to load: " + failure);
   }

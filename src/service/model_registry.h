@@ -1,9 +1,9 @@
 #pragma once
-// The models a server can run: every single-file `*.safetensors` checkpoint and every diffusers
-// folder (one with unet/config.json) in the models directory, named by file or folder name
-// without extension. An optional sidecar `NAME.json` beside a model gives aliases, per-model
-// defaults, an architecture file, a tokenizer folder, a description and the `fast` flag
-// (service/model_sidecar.h).
+// The models a server can run: every single-file `*.safetensors` or `*.gguf` checkpoint and every
+// diffusers folder (Stable Diffusion's with unet/config.json, FLUX.1's) in the models directory,
+// named by file or folder name without extension. An optional sidecar `NAME.json` beside a model
+// gives aliases, per-model defaults, an architecture file, a tokenizer folder, a description, the
+// `fast` flag and a FLUX transformer-only file's parts (service/model_sidecar.h).
 //
 // A bad sidecar or an unreadable checkpoint makes only that model unavailable (listed with the
 // reason). Models load lazily on first use, stay cached, and are unloaded least-recently-used
@@ -24,6 +24,7 @@
 
 #include "pipeline/generation_params.h"
 #include "pipeline/model.h"
+#include "service/model_sidecar.h"
 
 namespace dd::service {
 
@@ -32,19 +33,27 @@ struct ModelInfo {
   std::vector<std::string> aliases;
   std::string path;                     // the .safetensors file or the diffusers folder
   pipeline::GenerationParams defaults;  // the sidecar's (service/model_sidecar.h)
-  std::string family;                   // sd1, sd1-inpaint, sd2, sdxl; "" until known (loaded)
+  // sd1, sd1-inpaint, sd2, sdxl, flux, flux-inpaint (FLUX.1 Fill); "" until known (loaded).
+  // An -inpaint family needs an image and a mask: it does not serve text-to-image.
+  std::string family;
   bool fast = false;
   bool loaded = false;
   std::string error;  // why the model is unavailable ("" = available)
   std::string description;
   std::string config_json;    // architecture JSON from the sidecar ("" = auto)
   std::string tokenizer_dir;  // from the sidecar ("" = auto)
+  FluxParts flux_parts;       // from the sidecar (a FLUX transformer-only file's parts)
   int64_t loaded_bytes = 0;   // parameter bytes while loaded
 
   bool available() const { return error.empty(); }
   // Available and not an inpainting-only model (as far as its files or its load told).
   bool serves_text_to_image() const;
 };
+
+// What the loader is given for a model: its path, the sidecar's architecture file, tokenizer
+// folder and FLUX parts, in `dtype` on `device`.
+pipeline::ModelSource model_source(const ModelInfo& info, torch::ScalarType dtype,
+                                   const torch::Device& device = torch::kCPU);
 
 class ModelRegistry {
  public:

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <set>
 
-#include "io/safetensors.h"
-#include "models/presets.h"
+#include "service/model_family.h"
 #include "service/model_sidecar.h"
 #include "util/error.h"
 
@@ -14,55 +15,26 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A single-file checkpoint's family from its header: the preset its keys and shapes fit.
-std::string checkpoint_family(const io::SafetensorsFile& checkpoint) {
-  try {
-    const auto config = models::preset(models::detect_preset(checkpoint));
-    const std::string family = models::family_name(config.family);
-    return config.unet.in_channels == 9 ? family + "-inpaint" : family;
-  } catch (const Error&) {
-    return "";  // another size or layout: the load will say what it makes of it
-  }
-}
-
-// The family a model will have once loaded, when its files say so without loading weights.
-std::string guess_family(const ModelInfo& info, const io::SafetensorsFile* checkpoint) {
-  try {
-    std::string arch = info.config_json;
-    const fs::path path(info.path);
-    if (arch.empty() && !fs::is_directory(path)) {
-      const fs::path beside = path.parent_path() / (path.stem().string() + ".arch.json");
-      if (fs::exists(beside)) arch = beside.string();
-    }
-    if (!arch.empty()) return read_json_file(arch).value("family", "");
-    if (checkpoint) return checkpoint_family(*checkpoint);
-    if (!fs::is_directory(path) || !fs::exists(path / "model_index.json")) return "";
-    const std::string pipeline_class =
-        read_json_file(path / "model_index.json").value("_class_name", "");
-    if (pipeline_class.find("XL") != std::string::npos) return "sdxl";
-    if (pipeline_class.find("Inpaint") != std::string::npos) return "sd1-inpaint";
-    // SD 2.x: OpenCLIP text encoder with linear projections in the UNet's transformers.
-    const bool linear =
-        read_json_file(path / "unet" / "config.json").value("use_linear_projection", false);
-    return linear ? "sd2" : "sd1";
-  } catch (const std::exception&) {
-    return "";  // the load will say what is wrong
-  }
-}
-
-// Checks a single-file checkpoint's header and guesses the family; a diffusers folder is
-// checked when it loads.
+// Checks a checkpoint file's header and guesses the family (service/model_family.h); a
+// diffusers folder is checked when it loads.
 void inspect_files(ModelInfo& info) {
-  std::unique_ptr<io::SafetensorsFile> checkpoint;
-  if (!fs::is_directory(info.path)) {
-    try {
-      checkpoint = std::make_unique<io::SafetensorsFile>(info.path);
-    } catch (const std::exception& e) {
-      if (info.error.empty()) info.error = std::string("unreadable checkpoint: ") + e.what();
-      return;
-    }
+  try {
+    info.family = family_from_files(info.path, info.config_json);
+  } catch (const std::exception& e) {
+    if (info.error.empty()) info.error = std::string("unreadable checkpoint: ") + e.what();
   }
-  info.family = guess_family(info, checkpoint.get());
+}
+
+// What a directory entry is as a model: 0 a diffusers folder, 1 a .safetensors file, 2 a .gguf
+// file (a lower rank wins a name), nullopt none.
+std::optional<int> model_rank(const fs::path& path) {
+  if (fs::is_directory(path))
+    return fs::exists(path / "unet" / "config.json") || is_flux_folder(path) ? std::optional(0)
+                                                                             : std::nullopt;
+  if (!fs::is_regular_file(path)) return std::nullopt;
+  if (path.extension() == ".safetensors") return 1;
+  if (path.extension() == ".gguf") return 2;
+  return std::nullopt;
 }
 
 // A sidecar's `fast` replaces the defaults the model's name implied; its `defaults` go on top.
@@ -76,6 +48,19 @@ void apply_sidecar(const Sidecar& sidecar, ModelInfo& info) {
   info.description = sidecar.description;
   info.config_json = sidecar.config_json;
   info.tokenizer_dir = sidecar.tokenizer_dir;
+  info.flux_parts = sidecar.flux;
+}
+
+// A file that a sidecar names as a FLUX part (ae.safetensors, clip_l.safetensors, a T5 file
+// beside the models) is no model of its own.
+void drop_part_files(std::map<std::string, ModelInfo>& found) {
+  std::set<fs::path> parts;
+  for (const auto& [id, info] : found)
+    for (const auto& path : info.flux_parts.part_paths())
+      parts.insert(fs::absolute(path).lexically_normal());
+  for (auto it = found.begin(); it != found.end();)
+    it = parts.count(fs::absolute(it->second.path).lexically_normal()) ? found.erase(it)
+                                                                       : std::next(it);
 }
 
 // An alias may not repeat another model's id or alias (ids first, then aliases in id order).
@@ -101,18 +86,17 @@ std::string lowercase(std::string text) {
 
 std::map<std::string, ModelInfo> scan_models_dir(const fs::path& dir) {
   std::map<std::string, ModelInfo> found;
+  std::map<std::string, int> rank_of;
   std::error_code ec;
   for (const auto& item : fs::directory_iterator(dir, ec)) {
     const fs::path path = item.path();
+    const auto rank = model_rank(path);
+    if (!rank) continue;
     ModelInfo info;
-    if (fs::is_directory(path) && fs::exists(path / "unet" / "config.json")) {
-      info.id = path.filename().string();
-    } else if (fs::is_regular_file(path) && path.extension() == ".safetensors") {
-      info.id = path.stem().string();
-      if (found.count(info.id)) continue;
-    } else {
+    info.id = *rank == 0 ? path.filename().string() : path.stem().string();
+    if (const auto other = rank_of.find(info.id); other != rank_of.end() && other->second <= *rank)
       continue;
-    }
+    rank_of[info.id] = *rank;
     info.path = path.string();
     if (named_like_a_fast_model(info.id)) {
       info.fast = true;
@@ -131,6 +115,7 @@ std::map<std::string, ModelInfo> scan_models_dir(const fs::path& dir) {
       info.error = file.filename().string() + ": " + e.what();
     }
   }
+  drop_part_files(found);
   check_alias_conflicts(found);
   for (auto& [id, info] : found) inspect_files(info);
   return found;

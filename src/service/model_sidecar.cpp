@@ -4,6 +4,7 @@
 #include <cctype>
 #include <fstream>
 #include <set>
+#include <utility>
 
 #include "pipeline/resolve.h"
 #include "pipeline/sampler_names.h"
@@ -65,7 +66,33 @@ std::vector<std::string> read_aliases(const json& aliases, const std::string& na
   return out;
 }
 
+// The sidecar's FLUX.1 part paths and its drop_t5 flag.
+FluxParts read_flux_parts(const fs::path& dir, const json& sidecar, const std::string& name) {
+  FluxParts parts;
+  const std::pair<const char*, std::string*> paths[] = {{"vae", &parts.vae},
+                                                        {"clip_l", &parts.clip_l},
+                                                        {"t5xxl", &parts.t5xxl},
+                                                        {"t5_tokenizer", &parts.t5_tokenizer},
+                                                        {"clip_tokenizer", &parts.clip_tokenizer},
+                                                        {"components", &parts.components}};
+  for (const auto& [key, out] : paths)
+    if (sidecar.contains(key))
+      *out = inside_models_dir(dir, string_field(sidecar, key, name + ": "), name + ": " + key);
+  if (sidecar.contains("drop_t5")) {
+    if (!sidecar.at("drop_t5").is_boolean()) throw Error(name + ": drop_t5 must be true or false");
+    parts.drop_t5 = sidecar.at("drop_t5").get<bool>();
+  }
+  return parts;
+}
+
 }  // namespace
+
+std::vector<std::string> FluxParts::part_paths() const {
+  std::vector<std::string> out;
+  for (const std::string* path : {&vae, &clip_l, &t5xxl, &t5_tokenizer, &clip_tokenizer})
+    if (!path->empty()) out.push_back(*path);
+  return out;
+}
 
 json read_json_file(const fs::path& path) {
   std::ifstream in(path);
@@ -82,7 +109,10 @@ Sidecar read_sidecar(const fs::path& dir, const fs::path& file) {
   const json sidecar = read_json_file(file);
   if (!sidecar.is_object()) throw Error(name + ": must be a JSON object");
   reject_unknown_keys(
-      sidecar, {"aliases", "defaults", "config", "tokenizer", "description", "fast"}, name + ": ");
+      sidecar,
+      {"aliases", "defaults", "config", "tokenizer", "description", "fast", "vae", "clip_l",
+       "t5xxl", "t5_tokenizer", "clip_tokenizer", "components", "drop_t5"},
+      name + ": ");
   Sidecar out;
   if (sidecar.contains("fast")) {
     if (!sidecar.at("fast").is_boolean()) throw Error(name + ": fast must be true or false");
@@ -98,6 +128,7 @@ Sidecar read_sidecar(const fs::path& dir, const fs::path& file) {
   if (sidecar.contains("tokenizer"))
     out.tokenizer_dir = inside_models_dir(dir, string_field(sidecar, "tokenizer", name + ": "),
                                           name + ": tokenizer");
+  out.flux = read_flux_parts(dir, sidecar, name);
   return out;
 }
 

@@ -1,13 +1,24 @@
 #pragma once
 // What the models directory says about a model besides its weights: the optional sidecar
 // NAME.json beside it (aliases, per-model defaults, architecture file, tokenizer folder,
-// description, the `fast` flag) and the few-step defaults of Lightning/Turbo-class models.
+// description, the `fast` flag, where a FLUX.1 transformer-only file finds its other parts) and
+// the few-step defaults of Lightning/Turbo-class models.
 //
 //   {"aliases": ["sdxl-base"], "defaults": {"steps": 4, "cfg": 1, "sampler": "euler",
 //    "spacing": "trailing", "width": 1024, "height": 1024}, "config": "x.arch.json",
 //    "tokenizer": "dir", "description": "...", "fast": true}
 //
-// `defaults` takes any field of pipeline::GenerationParams under its JSON name.
+// `defaults` takes any field of pipeline::GenerationParams under its JSON name. A FLUX.1
+// transformer-only file (BFL's flux1-dev.safetensors, a GGUF) names its parts, each a path inside
+// the models directory, and may ask to free T5 after each prompt:
+//
+//   {"vae": "flux/ae.safetensors", "clip_l": "flux/clip_l.safetensors",
+//    "t5xxl": "flux/t5xxl_fp16.safetensors", "t5_tokenizer": "flux/t5-tokenizer",
+//    "clip_tokenizer": "flux/clip-tokenizer", "components": "FLUX.1-dev", "drop_t5": true}
+//
+// `components` is a FLUX diffusers folder supplying every part not named (its vae/,
+// text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/); pipeline::ModelSource says where
+// the loader looks for a part named nowhere.
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,6 +28,23 @@
 
 namespace dd::service {
 
+// A FLUX.1 transformer-only file's other parts (absolute paths, "" = not named): the
+// pipeline::ModelSource fields vae_path, clip_path, t5_path, t5_tokenizer_path,
+// clip_tokenizer_dir, components_dir and drop_t5_after_encoding.
+struct FluxParts {
+  std::string vae;             // ae.safetensors, or a diffusers vae/ folder
+  std::string clip_l;          // clip_l.safetensors
+  std::string t5xxl;           // t5xxl_*.safetensors, or a T5 GGUF
+  std::string t5_tokenizer;    // a folder with spiece.model, or the file
+  std::string clip_tokenizer;  // a folder with vocab.json + merges.txt
+  std::string components;      // a FLUX diffusers folder supplying the parts not named
+  bool drop_t5 = false;        // free the T5 encoder after each prompt is encoded
+
+  bool operator==(const FluxParts&) const = default;
+  // The part files and folders named (components excluded), for telling them from models.
+  std::vector<std::string> part_paths() const;
+};
+
 struct Sidecar {
   std::vector<std::string> aliases;
   pipeline::GenerationParams defaults;
@@ -24,6 +52,7 @@ struct Sidecar {
   std::string config_json;    // absolute path, "" = auto
   std::string tokenizer_dir;  // absolute path, "" = auto
   std::optional<bool> fast;
+  FluxParts flux;
 };
 
 // Reads and checks `file` (paths in it must stay inside `models_dir`); a dd::Error names the
