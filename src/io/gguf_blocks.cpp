@@ -78,33 +78,38 @@ void block_q4_1(const uint8_t* b, float* y) {
   }
 }
 
-// Q5_0/Q5_1: the fifth bit of value j is bit j of the little-endian 32-bit qh.
-uint32_t high_bits(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+// Q5_0/Q5_1: the fifth bit of value j is bit j of the 32 bits qh. A table turns each qh byte
+// into the eight values' 0-or-16 high parts at once (no per-value variable shifts).
+struct HighBitTable {
+  uint8_t parts[256][8];
+  constexpr HighBitTable() : parts() {
+    for (int byte = 0; byte < 256; ++byte)
+      for (int bit = 0; bit < 8; ++bit) parts[byte][bit] = ((byte >> bit) & 1) << 4;
+  }
+};
+constexpr HighBitTable kHighBits;
+
+// The 32 five-bit codes of a Q5_0/Q5_1 block from its qh (4 bytes) and qs (16 bytes).
+void five_bit_codes(const uint8_t* qh, const uint8_t* qs, uint8_t* q) {
+  for (int k = 0; k < 4; ++k) std::memcpy(q + 8 * k, kHighBits.parts[qh[k]], 8);
+  for (int j = 0; j < QK / 2; ++j) {
+    q[j] |= qs[j] & 0x0F;
+    q[j + QK / 2] |= qs[j] >> 4;
+  }
 }
 
 void block_q5_0(const uint8_t* b, float* y) {
   const float d = half_at(b);
-  const uint32_t qh = high_bits(b + 2);
-  const uint8_t* qs = b + 6;
-  for (int j = 0; j < QK / 2; ++j) {
-    const int x0 = ((qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10)) - 16;
-    const int x1 = ((qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - 16;
-    y[j] = static_cast<float>(x0) * d;
-    y[j + QK / 2] = static_cast<float>(x1) * d;
-  }
+  uint8_t q[QK];
+  five_bit_codes(b + 2, b + 6, q);
+  for (int j = 0; j < QK; ++j) y[j] = static_cast<float>(q[j] - 16) * d;
 }
 
 void block_q5_1(const uint8_t* b, float* y) {
   const float d = half_at(b), m = half_at(b + 2);
-  const uint32_t qh = high_bits(b + 4);
-  const uint8_t* qs = b + 8;
-  for (int j = 0; j < QK / 2; ++j) {
-    const int x0 = (qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10);
-    const int x1 = (qs[j] >> 4) | ((qh >> (j + 12)) & 0x10);
-    y[j] = static_cast<float>(x0) * d + m;
-    y[j + QK / 2] = static_cast<float>(x1) * d + m;
-  }
+  uint8_t q[QK];
+  five_bit_codes(b + 4, b + 8, q);
+  for (int j = 0; j < QK; ++j) y[j] = static_cast<float>(q[j]) * d + m;
 }
 
 void block_q8_0(const uint8_t* b, float* y) {
@@ -160,47 +165,44 @@ void block_q5_k(const uint8_t* b, float* y) {
   }
 }
 
-// Q6_K: ql[128], qh[64], int8 scales[16], d. Two halves of 128 values, 16 values a scale.
+// Q6_K: ql[128], qh[64], int8 scales[16], d. Two halves of 128 values; value 32k + l of a
+// half has its low 4 bits in ql[l] (k 0: low nibble, k 2: high) or ql[32 + l] (k 1, 3), its
+// top 2 bits at bits 2k of qh[l]. The codes are unpacked first, then scaled 16 at a time as
+// ggml does: (d * scale) * (q - 32).
 void block_q6_k(const uint8_t* b, float* y) {
   const uint8_t* ql = b;
   const uint8_t* qh = b + 128;
   const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
   const float d = half_at(b + 208);
-  for (int n = 0; n < QK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+  int8_t q[QK_K];
+  for (int n = 0; n < 2; ++n, ql += 64, qh += 32) {
+    int8_t* h = q + 128 * n;
     for (int l = 0; l < 32; ++l) {
-      const int is = l / 16;
-      const int q1 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
-      const int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
-      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-      y[l] = d * sc[is] * static_cast<float>(q1);
-      y[l + 32] = d * sc[is + 2] * static_cast<float>(q2);
-      y[l + 64] = d * sc[is + 4] * static_cast<float>(q3);
-      y[l + 96] = d * sc[is + 6] * static_cast<float>(q4);
+      h[l] = static_cast<int8_t>(((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) - 32);
+      h[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
+      h[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+      h[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
     }
   }
-}
-
-// Plain types, in runs of kPlainRun values so that they share the blocked driver below.
-constexpr int64_t kPlainRun = 256;
-
-void run_f32(const uint8_t* b, float* y, int64_t n) { std::memcpy(y, b, n * 4); }
-void run_f16(const uint8_t* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = half_at(b + 2 * i);
-}
-void run_bf16(const uint8_t* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t bits = (uint32_t{b[2 * i + 1]} << 24) | (uint32_t{b[2 * i]} << 16);
-    std::memcpy(y + i, &bits, 4);
+  for (int g = 0; g < QK_K / 16; ++g) {
+    const float scale = d * sc[g];
+    for (int k = 0; k < 16; ++k) y[16 * g + k] = scale * static_cast<float>(q[16 * g + k]);
   }
 }
 
-template <class Out>
-void store(const float* from, Out* to, int64_t n) {
-  if constexpr (std::is_same_v<Out, float>)
-    std::memcpy(to, from, n * sizeof(float));
-  else
-    for (int64_t i = 0; i < n; ++i) to[i] = static_cast<Out>(from[i]);
+// Rounds floats to bf16 as c10::BFloat16 does (nearest even; every NaN to 0x7FC0), without
+// branches so that the loop vectorises.
+void store(const float* from, c10::BFloat16* to, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, from + i, 4);
+    const uint32_t rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16;
+    const bool nan = (bits & 0x7FFFFFFF) > 0x7F800000;
+    to[i].x = nan ? uint16_t{0x7FC0} : static_cast<uint16_t>(rounded);
+  }
+}
+void store(const float* from, c10::Half* to, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) to[i] = static_cast<c10::Half>(from[i]);
 }
 
 // Splits the blocks over threads, ~64 K values a task; each block goes through a float buffer
@@ -213,7 +215,7 @@ void run_blocks(const uint8_t* data, int64_t n, int64_t block_bytes, Out* out, D
     float buffer[kElems];
     for (int64_t i = begin; i < end; ++i) {
       if constexpr (std::is_same_v<Out, float>) {
-        decode(data + i * block_bytes, out + i * kElems);
+        decode(data + i * block_bytes, out + i * kElems);  // straight into the output
       } else {
         decode(data + i * block_bytes, buffer);
         store(buffer, out + i * kElems, kElems);
@@ -222,15 +224,18 @@ void run_blocks(const uint8_t* data, int64_t n, int64_t block_bytes, Out* out, D
   });
 }
 
-// Plain types: whole runs through run_blocks, then the tail.
-template <class Out, class DecodeRun>
-void run_plain(const uint8_t* data, int64_t n, int64_t item_bytes, Out* out, DecodeRun decode) {
-  const int64_t whole = n / kPlainRun * kPlainRun;
-  run_blocks<kPlainRun>(data, whole, kPlainRun * item_bytes, out,
-                        [&](const uint8_t* b, float* y) { decode(b, y, kPlainRun); });
-  float buffer[kPlainRun];
-  decode(data + whole * item_bytes, buffer, n - whole);
-  store(buffer, out + whole, n - whole);
+template <class Out>
+constexpr torch::ScalarType scalar_type_of() {
+  if constexpr (std::is_same_v<Out, float>) return torch::kFloat32;
+  if constexpr (std::is_same_v<Out, c10::BFloat16>) return torch::kBFloat16;
+  return torch::kHalf;
+}
+
+// Plain types: LibTorch's own conversion (vectorised, parallel) between views of the buffers.
+template <class Out>
+void convert_plain(const uint8_t* data, int64_t n, torch::ScalarType from, Out* out) {
+  const auto source = torch::from_blob(const_cast<uint8_t*>(data), {n}, torch::dtype(from));
+  torch::from_blob(out, {n}, torch::dtype(scalar_type_of<Out>())).copy_(source);
 }
 
 template <class Out>
@@ -242,11 +247,11 @@ void dequantize_any(GgmlType type, const uint8_t* data, int64_t n, Out* out) {
   const int64_t bytes = block.bytes;
   switch (type) {
     case GgmlType::F32:
-      return run_plain(data, n, 4, out, run_f32);
+      return convert_plain(data, n, torch::kFloat32, out);
     case GgmlType::F16:
-      return run_plain(data, n, 2, out, run_f16);
+      return convert_plain(data, n, torch::kHalf, out);
     case GgmlType::BF16:
-      return run_plain(data, n, 2, out, run_bf16);
+      return convert_plain(data, n, torch::kBFloat16, out);
     case GgmlType::Q4_0:
       return run_blocks<QK>(data, n, bytes, out, block_q4_0);
     case GgmlType::Q4_1:
