@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "bench/flux_bench.h"
+#include "bench/flux_report.h"
 #include "bench/report.h"
 #include "bench/run.h"
 #include "cli/compute_options.h"
@@ -28,6 +30,10 @@ struct BenchArgs {
   bool tiny = false;
   bool unfused_baseline = false;
   bool op_profile = false;
+  // FLUX only (--arch flux-schnell|flux-dev).
+  std::string weights = "fp8", t5_weights = "fp8";
+  bool drop_t5 = true;
+  bool dtype_given = false, runs_given = false;  // FLUX has its own defaults for these
 };
 
 int parse_int(const std::string& option, const std::string& text, int min, int max) {
@@ -70,7 +76,41 @@ bench::BenchOptions parse(const BenchArgs& a, const std::vector<std::string>& ex
   return o;
 }
 
+// FLUX is built in memory (no checkpoint, no tokenizer) and computes in bf16 on the CPU; the
+// SD-only options are refused rather than ignored.
+bench::FluxBenchOptions parse_flux(const BenchArgs& a, const std::vector<std::string>& extras) {
+  if (!extras.empty()) throw Error("bench: unexpected argument '" + extras.front() + "'");
+  if (a.compute.device != "cpu" || a.compute.dtype != "bf16")
+    throw Error("bench: FLUX runs on the CPU in bf16 (--device cpu --dtype bf16)");
+  if (a.unfused_baseline || a.op_profile || !a.tokenizer.empty())
+    throw Error("bench: --unfused-baseline, --op-profile and --tokenizer are for the SD archs");
+  bench::FluxBenchOptions o;
+  o.arch = a.arch;
+  const int width = parse_int("--width", a.width, 0, 4096);
+  const int height = parse_int("--height", a.height, 0, 4096);
+  if (width > 0) o.width = width;
+  if (height > 0) o.height = height;
+  o.runs = parse_int("--runs", a.runs, 1, 100);
+  o.weights = bench::weight_format(a.weights);
+  o.t5_weights = bench::weight_format(a.t5_weights);
+  o.drop_t5 = a.drop_t5;
+  o.tiny = a.tiny;
+  return o;
+}
+
+void run_flux(BenchArgs args, const std::vector<std::string>& extras) {
+  // FLUX's defaults where the SD ones were left (a step is minutes on a CPU).
+  if (!args.dtype_given) args.compute.dtype = "bf16";
+  if (!args.runs_given) args.runs = "1";
+  const auto result = bench::run_flux_bench(parse_flux(args, extras), std::cerr);
+  if (args.json)
+    std::cout << bench::flux_bench_json(result).dump(2) << "\n";
+  else
+    bench::print_flux_bench_table(result, std::cout);
+}
+
 void run(const BenchArgs& args, const std::vector<std::string>& extras) {
+  if (bench::is_flux_bench_arch(args.arch)) return run_flux(args, extras);
   const auto result = bench::run_bench(parse(args, extras), std::cerr);
   if (args.json)
     std::cout << bench::bench_json(result).dump(2) << "\n";
@@ -90,7 +130,13 @@ const char* const kFooter =
     "bf16 and fp32 (timed runs of at least 1 s), measured before and after the model in the same "
     "run, the better of the two kept. Efficiency = (FLOPs / median seconds) / ceiling, "
     "where the ceiling is the better of convolution and matrix product in the run's --dtype "
-    "(text encoders compute in fp32 in both).";
+    "(text encoders compute in fp32 in both).\n"
+    "FLUX (--arch flux-schnell|flux-dev; default 1024x1024, bf16, 1 run): the full-size "
+    "transformer "
+    "and T5-XXL are built in memory with random weights in --weights / --t5-weights form, then: T5 "
+    "encode (256 or 512 tokens), T5 dropped (--keep-t5 keeps it), one transformer step, expanding "
+    "every stored weight once, one VAE decode, the attention kernels on the step's shape, and the "
+    "peak resident memory of each phase.";
 
 }  // namespace
 
@@ -102,7 +148,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
                             const char* help) {
     return cmd->add_option(name, value, help)->type_name(type);
   };
-  option("--arch", args->arch, "NAME", "Preset: sd15, sd21 or sdxl")->capture_default_str();
+  option("--arch", args->arch, "NAME", "Preset: sd15, sd21, sdxl, flux-schnell or flux-dev")
+      ->capture_default_str();
   option("--width", args->width, "W", "Image width, a multiple of 8 (default: the preset's)");
   option("--height", args->height, "H", "Image height, a multiple of 8 (default: the preset's)");
   option("--steps", args->steps, "N", "Steps of the whole image")->capture_default_str();
@@ -126,11 +173,19 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--op-profile", args->op_profile,
                 "Also run the guided UNet step and the VAE decode once more with each operator "
                 "timed, and list where their time goes");
+  option("--weights", args->weights, "bf16|fp8|q8_0|q4_k", "FLUX: the transformer's stored weights")
+      ->capture_default_str();
+  option("--t5-weights", args->t5_weights, "bf16|fp8|q8_0|q4_k", "FLUX: T5's stored weights")
+      ->capture_default_str();
+  cmd->add_flag("--drop-t5,!--keep-t5", args->drop_t5,
+                "FLUX: free T5 after encoding, before the transformer is built (default)");
   // For the tool's own tests: a narrow model of the preset's structure, fast at any size.
   cmd->add_flag("--tiny", args->tiny)->group("");
   cmd->footer(kFooter);
   cmd->allow_extras();
   cmd->callback([args, cmd, &exit_code] {
+    args->dtype_given = cmd->count("--dtype") > 0;
+    args->runs_given = cmd->count("--runs") > 0;
     run(*args, cmd->remaining());
     exit_code = 0;
   });
