@@ -232,8 +232,10 @@ torch::Tensor T5EncoderImpl::position_bias(int64_t length) {
 
 T5EncoderOutput T5EncoderImpl::forward(const torch::Tensor& input_ids, bool keep_hidden_states) {
   check_ids(input_ids, config_);
-  const auto bias = position_bias(input_ids.size(1));
-  auto h = lookup_rows(shared_, input_ids);  // T5 does not scale its embeddings
+  // Ids usually come from the tokenizer on the CPU; the table may live on the GPU.
+  const auto ids = input_ids.to(shared_.device());
+  const auto bias = position_bias(ids.size(1));
+  auto h = lookup_rows(shared_, ids);  // T5 does not scale its embeddings
 
   T5EncoderOutput out;
   for (const auto& block : *blocks_) {
