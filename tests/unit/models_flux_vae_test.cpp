@@ -86,7 +86,8 @@ double check_output(const io::FixtureCase& c, const std::string& name, const tor
 
 std::string trace_report(const io::FixtureCase& c, const VaeTrace& trace) {
   std::string report;
-  for (const auto& [name, entry] : c.spec().value("debug", nlohmann::json::object()).items()) {
+  const nlohmann::json debug = c.spec().value("debug", nlohmann::json::object());
+  for (const auto& [name, entry] : debug.items()) {
     auto it = trace.find(name);
     if (it == trace.end()) continue;
     report += "  " + name + ": max abs diff " +
