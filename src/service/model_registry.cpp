@@ -41,13 +41,15 @@ int64_t tensor_bytes(const torch::nn::Module& module) {
   return total;
 }
 
-// Every part the model keeps (FLUX has a transformer instead of the UNet).
-int64_t model_bytes(const pipeline::DiffusionModel& model) {
+// Every part the model keeps (FLUX has a transformer instead of the UNet, and T5 unless it is
+// dropped after each prompt).
+int64_t model_bytes(pipeline::DiffusionModel& model, bool drops_t5) {
   int64_t total = 0;
   if (!model.unet.is_empty()) total += tensor_bytes(*model.unet);
   if (!model.flux.is_empty()) total += tensor_bytes(*model.flux);
   if (!model.vae.is_empty()) total += tensor_bytes(*model.vae);
   for (const auto& encoder : model.text_encoders) total += tensor_bytes(*encoder);
+  if (model.t5_loaded() && !drops_t5) total += tensor_bytes(*model.t5_encoder());
   return total;
 }
 
@@ -241,7 +243,7 @@ std::shared_ptr<pipeline::DiffusionModel> ModelRegistry::acquire(const std::stri
   }
   entry.model = model;
   entry.info.loaded = true;
-  entry.info.loaded_bytes = model_bytes(*model);
+  entry.info.loaded_bytes = model_bytes(*model, entry.info.flux_parts.drop_t5);
   entry.info.family = loaded_family(*model);
   choose_default();  // the load may have shown an inpainting-only model
   evict_over_budget(id);

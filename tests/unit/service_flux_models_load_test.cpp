@@ -46,6 +46,26 @@ TEST_F(FluxModelsLoad, EveryLayoutLoads) {
     expect_loads(models, id, "flux");
 }
 
+// T5 counts towards the memory budget while it stays loaded, not when it is dropped after each
+// prompt: the same model with drop_t5 weighs less by T5's bytes.
+TEST_F(FluxModelsLoad, LoadedBytesCountT5UnlessItIsDropped) {
+  add_schnell_folder("flux-schnell-tiny");
+  add_schnell_file("keeps-t5", R"({"components": "flux-schnell-tiny"})");
+  add_schnell_file("drops-t5", R"({"components": "flux-schnell-tiny", "drop_t5": true})");
+  auto models = registry();
+  const auto model = models.acquire("keeps-t5");
+  models.acquire("drops-t5");
+  const int64_t t5_bytes = [&] {
+    int64_t total = 0;
+    for (const auto& p : model->t5_encoder()->parameters()) total += p.numel() * p.element_size();
+    for (const auto& b : model->t5_encoder()->buffers()) total += b.numel() * b.element_size();
+    return total;
+  }();
+  EXPECT_GT(t5_bytes, 0);
+  EXPECT_EQ(models.find("keeps-t5")->loaded_bytes - models.find("drops-t5")->loaded_bytes,
+            t5_bytes);
+}
+
 TEST_F(FluxModelsLoad, FillModelsLoadAsInpaintingModels) {
   DD_REQUIRE_FLUX_FILL_FIXTURES();
   add_fill_folder("flux-fill-dev-tiny");
