@@ -12,8 +12,11 @@
 #    the tiny SDXL model (a few minutes on two cores; DD_SEED_FULL_SIZE=0 skips them), and the
 #    same requests at 64x64 run too.
 # Model names the seeds use are sidecar aliases of the tiny models: the SDXL names of seeds 001
-# and 002 name the tiny SDXL model, FLUX.1-Fill (not supported yet) the tiny inpainting model, and
-# seed 003's imagine default is the fast model, a Lightning-named copy of the tiny SDXL model.
+# and 002 name the tiny SDXL model, black-forest-labs/FLUX.1-schnell and FLUX.1-Fill-dev the tiny
+# FLUX.1 schnell and Fill-dev diffusers folders (FIXTURES_DIR/../fixtures-flux and
+# ../fixtures-flux-fill; without them the FLUX examples are skipped, saying so), and seed 003's
+# imagine default is the fast model, a Lightning-named copy of the tiny SDXL model. Seed 002's
+# text-to-image example also runs with FLUX.1-schnell, the model its sample answer names.
 # Usage: run.sh SERVER_BINARY FIXTURES_DIR
 set -euo pipefail
 
@@ -60,9 +63,28 @@ cat >"$models/sdxl-lightning-tiny.json" <<'EOF'
  "defaults": {"width": 64, "height": 64}}
 EOF
 cat >"$models/sd15-inpaint-tiny.json" <<'EOF'
-{"aliases": ["black-forest-labs/FLUX.1-Fill-dev"],
+{"defaults": {"steps": 4, "width": 64, "height": 64}}
+EOF
+# FLUX.1 (diffusers folders of the tiny FLUX fixtures), beside the SD fixtures when present.
+flux_fixtures=$(realpath -m "$fixtures/../fixtures-flux")
+flux_fill_fixtures=$(realpath -m "$fixtures/../fixtures-flux-fill")
+if [[ -d "$flux_fixtures/models/flux-schnell-tiny" &&
+  -d "$flux_fill_fixtures/models/flux-fill-dev-tiny" ]]; then
+  have_flux=1
+  ln -s "$flux_fixtures/models/flux-schnell-tiny" "$models/flux-schnell-tiny"
+  ln -s "$flux_fill_fixtures/models/flux-fill-dev-tiny" "$models/flux-fill-dev-tiny"
+  cat >"$models/flux-schnell-tiny.json" <<'EOF'
+{"aliases": ["black-forest-labs/FLUX.1-schnell", "flux-schnell"],
  "defaults": {"steps": 4, "width": 64, "height": 64}}
 EOF
+  cat >"$models/flux-fill-dev-tiny.json" <<'EOF'
+{"aliases": ["black-forest-labs/FLUX.1-Fill-dev", "flux-fill"],
+ "defaults": {"steps": 4, "width": 64, "height": 64}}
+EOF
+else
+  have_flux=0
+  echo "note: no FLUX fixtures at $flux_fixtures and $flux_fill_fixtures: FLUX examples are skipped"
+fi
 
 # --- server, with an API key (it then requires one) ----------------------------------------
 key=$("$server_binary" keys --data-dir "$work/data" create --name seeds 2>"$work/keys.log")
@@ -98,6 +120,8 @@ field() { python3 "$here/check.py" field "$work/$1.body" "$2" 2>/dev/null || tru
 full_size() { [[ "${DD_SEED_FULL_SIZE:-1}" == 1 ]]; }
 
 skip_full_size() { echo "skip $1: DD_SEED_FULL_SIZE=0"; }
+
+skip_flux() { echo "skip $1: no FLUX fixtures beside $fixtures"; }
 
 # --- seed 000: the jobs API -------------------------------------------------------------------
 # Its sample request body, POSTed to /images (the seed shows no auth: API.md's Bearer key).
@@ -186,53 +210,31 @@ fi
 status=$(generation_example s002_text_to_image_64 "${generation_body//: 1024/: 64}")
 expect s002_text_to_image_64 "$status" 200 generation stabilityai/stable-diffusion-xl-base-1.0 64 64
 
-# Image-to-image (inpainting: image + mask), verbatim with its truncated base64 placeholders.
-NEBULA_API_KEY=$key
-status=$(curl s002_image_to_image -X POST "$base/api/v1/images/generation" \
-    -H "Content-Type: application/json" \
-    -H "Authorization: Bearer $NEBULA_API_KEY" \
-    --data-raw '{
-    "model":"black-forest-labs/FLUX.1-Fill-dev",
-    "prompt": "a red baseball cap",
-    "num_steps": 40,
-    "guidance_scale": 4.5,
-    "width": 1024,
-    "height": 1024,
-    "image": "/9j/4…/Z", 
-    "mask": "/9j/4…ACgD/9k="
-}')
-expect s002_image_to_image "$status" 400 error image
+# The same example with FLUX.1-schnell, the model of the seed's sample answer.
+schnell_body=${generation_body//stabilityai\/stable-diffusion-xl-base-1.0/black-forest-labs\/FLUX.1-schnell}
+if ((!have_flux)); then
+  skip_flux s002_text_to_image_schnell
+elif full_size; then
+  status=$(generation_example s002_text_to_image_schnell "$schnell_body")
+  expect s002_text_to_image_schnell "$status" 200 generation black-forest-labs/FLUX.1-schnell \
+    1024 1024
+else
+  skip_full_size s002_text_to_image_schnell
+fi
+if ((have_flux)); then
+  status=$(generation_example s002_text_to_image_schnell_64 "${schnell_body//: 1024/: 64}")
+  expect s002_text_to_image_schnell_64 "$status" 200 generation black-forest-labs/FLUX.1-schnell \
+    64 64
+fi
 
-# The same with a real JPEG (made by the server) and a PNG mask (white = repaint: the left half).
-status=$(curl s002_input_jpeg -X POST "$base/sd" -H "Authorization: Bearer $key" \
-  -H 'Content-Type: application/json' -d '{"prompt": "a person in a cap", "width": 64, "height": 64, "steps": 2, "format": "jpeg"}')
-[[ "$status" == 200 ]] || echo "FAIL s002_input_jpeg: HTTP $status" >&2
-python3 - "$work/mask.png" <<'PY'
-import struct, sys, zlib
-width = height = 64
-rows = b"".join(b"\0" + bytes([255 if x < 32 else 0 for x in range(width)]) for _ in range(height))
-def chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-       + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-open(sys.argv[1], "wb").write(png)
-PY
-printf '{
-    "model":"black-forest-labs/FLUX.1-Fill-dev",
-    "prompt": "a red baseball cap",
-    "num_steps": 40,
-    "guidance_scale": 4.5,
-    "width": 1024,
-    "height": 1024,
-    "image": "%s",
-    "mask": "%s"
-}' "$(base64 -w0 "$work/s002_input_jpeg.body")" "$(base64 -w0 "$work/mask.png")" \
-  >"$work/image_to_image.json"
-status=$(curl s002_image_to_image_real -X POST "$base/api/v1/images/generation" \
-    -H "Content-Type: application/json" \
-    -H "Authorization: Bearer $NEBULA_API_KEY" \
-    --data-binary @"$work/image_to_image.json")
-expect s002_image_to_image_real "$status" 200 generation black-forest-labs/FLUX.1-Fill-dev 64 64
+# Image-to-image (FLUX.1 Fill: image + mask), verbatim with its truncated base64 placeholders,
+# then with real images (image_to_image.sh).
+if ((have_flux)); then
+  # shellcheck source=image_to_image.sh
+  source "$here/image_to_image.sh"
+else
+  skip_flux s002_image_to_image
+fi
 
 # --- seed 003: image objects -----------------------------------------------------------------
 status=$(curl s003_imagine -X POST "$base/v1/images/imagine" -H "Authorization: Bearer $key" \
