@@ -7,6 +7,7 @@
 #include <set>
 
 #include "io/tensor_file.h"
+#include "models/component_files.h"
 #include "util/error.h"
 
 namespace dd::models {
@@ -247,29 +248,9 @@ FluxWeightFiles open_flux_weights(std::shared_ptr<const io::SafetensorsFile> fil
 }
 
 FluxWeightFiles open_flux_diffusers_folder(const std::string& transformer_dir) {
-  const fs::path dir(transformer_dir);
-  const auto single = dir / "diffusion_pytorch_model.safetensors";
-  if (fs::exists(single))
-    return open_flux_weights(std::make_shared<const io::SafetensorsFile>(single.string()));
-  const auto index = dir / "diffusion_pytorch_model.safetensors.index.json";
-  std::ifstream in(index);
-  if (!in)
-    throw Error("'" + transformer_dir +
-                "' has neither diffusion_pytorch_model.safetensors nor its shard index");
-  std::set<std::string> shard_names;
-  try {
-    for (const auto& [key, shard] : nlohmann::json::parse(in).at("weight_map").items())
-      shard_names.insert(shard.get<std::string>());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("'" + index.string() + "' is not a shard index: " + e.what());
-  }
-  std::vector<std::shared_ptr<const io::SafetensorsFile>> shards;
-  for (const auto& name : shard_names) {
-    if (name.find('/') != std::string::npos || name.find("..") != std::string::npos)
-      throw Error("'" + index.string() + "' names a shard outside its folder: '" + name + "'");
-    shards.push_back(std::make_shared<const io::SafetensorsFile>((dir / name).string()));
-  }
-  auto source = std::make_shared<FluxDiffusersWeights>(std::move(shards));
+  auto files = component_weight_files(transformer_dir);
+  if (files.size() == 1) return open_flux_weights(files.front());
+  auto source = std::make_shared<FluxDiffusersWeights>(std::move(files));
   FluxWeightFiles out;
   out.layout = "diffusers (sharded)";
   out.shape_of = [source](const std::string& name) { return source->shape(name); };

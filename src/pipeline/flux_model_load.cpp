@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "models/clip_keys.h"
-#include "models/diffusers_dir.h"
+#include "models/component_files.h"
 #include "models/flux_keys.h"
 #include "models/flux_model_config.h"
 #include "models/gguf_weights.h"
@@ -107,12 +107,13 @@ std::string find_component(const ModelSource& source, const std::string& given,
               sidecar_key + "' in the model's sidecar");
 }
 
-std::shared_ptr<const io::SafetensorsFile> weights_file(const std::string& path,
-                                                        const std::string& component) {
-  if (fs::is_directory(path))
-    return std::make_shared<const io::SafetensorsFile>(
-        models::diffusers_weights_file(fs::path(path).parent_path().string(), component));
-  return std::make_shared<const io::SafetensorsFile>(path);
+// A part's weights: the file itself, or a diffusers component folder's one weights file.
+std::shared_ptr<const io::SafetensorsFile> weights_file(const std::string& path) {
+  if (!fs::is_directory(path)) return std::make_shared<const io::SafetensorsFile>(path);
+  auto files = models::component_weight_files(path);
+  if (files.size() != 1)
+    throw Error(path + ": sharded weights are read for the transformer and T5 only");
+  return files.front();
 }
 
 }  // namespace
@@ -171,8 +172,7 @@ void DiffusionModel::load_flux(const ModelSource& source) {
   if (fs::is_directory(path)) {
     config_ = models::flux_model_config_from_diffusers_dir(path);
     const auto weights = models::open_flux_diffusers_folder(path + "/transformer");
-    const auto first = std::make_shared<const io::SafetensorsFile>(
-        models::diffusers_weights_file(path, "transformer"));
+    const auto first = models::component_weight_files(path + "/transformer").front();
     flux = load_kept<models::FluxTransformer>(
         config_.flux, *weights.source, kept_dtype(models::stored_float_type(*first, ""), dtype_),
         device_, path + "/transformer");
@@ -209,10 +209,7 @@ void DiffusionModel::load_flux_parts(const ModelSource& source) {
   }
   if (!vae_file) {
     const std::string path = find_component(source, source.vae_path, "vae", "VAE", "vae");
-    vae_file = fs::is_directory(path)
-                   ? std::make_shared<const io::SafetensorsFile>(models::diffusers_weights_file(
-                         fs::path(path).parent_path().string(), "vae"))
-                   : std::make_shared<const io::SafetensorsFile>(path);
+    vae_file = weights_file(path);
     vae_prefix = prefix_of(*vae_file, "decoder.conv_in.weight").value_or("");
   }
   vae_ldm = vae_file->contains(vae_prefix + "decoder.mid.block_1.conv1.weight");
@@ -232,7 +229,7 @@ void DiffusionModel::load_flux_parts(const ModelSource& source) {
   if (!clip_file) {
     const std::string path =
         find_component(source, source.clip_path, "text_encoder", "CLIP text encoder", "clip_l");
-    clip_file = weights_file(fs::is_directory(path) ? path : path, "text_encoder");
+    clip_file = weights_file(path);
   }
   const std::string clip_prefix = prefix_of(*clip_file, clip_key).value_or("");
   text_encoders = {load_text_encoder(config_.text_encoders.at(0),
@@ -257,8 +254,14 @@ void DiffusionModel::load_flux_parts(const ModelSource& source) {
       const auto gguf = std::make_shared<const io::GgufFile>(t5_path);
       const models::GgufWeights weights(gguf, "", models::t5_gguf_key);
       t5 = load_kept<models::T5Encoder>(t5_config, weights, dtype, device, t5_path + " (t5)");
+    } else if (fs::is_directory(t5_path)) {
+      const auto files = models::component_weight_files(t5_path);
+      t5 = load_kept<models::T5Encoder>(
+          t5_config, *models::t5_encoder_weights(files),
+          kept_dtype(models::stored_float_type(*files.front(), ""), dtype), device,
+          t5_path + " (t5)");
     } else {
-      const auto file = weights_file(t5_path, "text_encoder_2");
+      const auto file = std::make_shared<const io::SafetensorsFile>(t5_path);
       const std::string prefix = models::t5_key_prefix(*file);
       t5 = load_kept<models::T5Encoder>(t5_config, *models::t5_encoder_weights(file, prefix),
                                         kept_dtype(models::stored_float_type(*file, prefix), dtype),

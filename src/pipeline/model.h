@@ -34,12 +34,12 @@ struct ModelSource {
   // `components_dir`, else in `tokenizer_dir`, else in a diffusers folder named like the file
   // beside it (flux1-dev/ beside flux1-dev.safetensors), as that folder's vae/, text_encoder/,
   // text_encoder_2/, tokenizer/ and tokenizer_2/.
-  std::string vae_path;           // ae.safetensors, or a diffusers vae/ folder
-  std::string clip_path;          // clip_l.safetensors (HF CLIPTextModel names)
-  std::string t5_path;            // t5xxl_*.safetensors or a T5 GGUF
-  std::string t5_tokenizer_path;  // a folder with spiece.model, or the file
-  std::string clip_tokenizer_dir;
-  std::string components_dir;
+  std::string vae_path = "";           // ae.safetensors, or a diffusers vae/ folder
+  std::string clip_path = "";          // clip_l.safetensors (HF CLIPTextModel names)
+  std::string t5_path = "";            // t5xxl_*.safetensors or a T5 GGUF
+  std::string t5_tokenizer_path = "";  // a folder with spiece.model, or the file
+  std::string clip_tokenizer_dir = "";
+  std::string components_dir = "";
   // Frees the T5 encoder (9.5 GB in bf16 for T5-XXL) after each prompt is encoded; the prompt
   // cache keeps the embeddings, and the encoder is read again for a prompt it has not seen.
   bool drop_t5_after_encoding = false;
@@ -81,6 +81,8 @@ class DiffusionModel {
   models::T5Encoder& t5_encoder();
   // Drops the T5 encoder when the source asked for it (ModelSource::drop_t5_after_encoding).
   void release_t5_if_asked();
+  // Whether the T5 encoder is in memory now (false after it was dropped, until it is needed).
+  bool t5_loaded() const { return !t5_.is_empty(); }
 
   PromptCache prompt_cache;
   // Which LoRAs currently change the text encoders' weights ("" = the checkpoint's own); part of
