@@ -203,11 +203,7 @@ Measurement whole_image(pipeline::DiffusionModel& model, const BenchResult& r) {
   if (r.options.height > 0) params.height = r.options.height;
   params.steps = r.options.steps;
   params.seed = 1;
-  const pipeline::ParamDefaults defaults{.model = {},
-                                         .family = pipeline::family_defaults(model.config()),
-                                         .dialect = {},
-                                         .native_width = model.config().default_width,
-                                         .native_height = model.config().default_height};
+  const auto defaults = pipeline::param_defaults(model.config(), {});
   auto request = pipeline::engine_request(pipeline::resolve(params, defaults));
   Measurement m = time_runs(r.options.image_runs, [&] {
     request.prompt = fresh(kPrompt);

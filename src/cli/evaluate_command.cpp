@@ -35,11 +35,8 @@ void run_evaluate(const EvaluateArgs& args) {
   const ModelChoice choice = choose_model(args.model, args.models_dir, dtype);
   auto model = pipeline::DiffusionModel::load(choice.source);
   // Every scene shares the resolved parameters; its prompt and seed are its own.
-  const auto base = pipeline::resolve(args.params, {choice.defaults,
-                                                    pipeline::family_defaults(model->config()),
-                                                    {},
-                                                    model->config().default_width,
-                                                    model->config().default_height});
+  const auto base =
+      pipeline::resolve(args.params, pipeline::param_defaults(model->config(), choice.defaults));
   const training::SceneGenerator round_trip =
       training::vae_round_trip_generator(model->vae, model->dtype());
   const auto generate = [&](const std::string& prompt, uint64_t seed) {

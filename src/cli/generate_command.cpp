@@ -110,11 +110,8 @@ pipeline::GenerationRequest make_request(GenerateArgs& args,
   params.micro = parse_micro(args.original_size, args.crop_top_left, args.target_size, "--");
   params.negative_micro = parse_micro(args.negative_original_size, args.negative_crop_top_left,
                                       args.negative_target_size, "--negative-");
-  const auto resolved = pipeline::resolve(params, {model_defaults,
-                                                   pipeline::family_defaults(model.config()),
-                                                   {},
-                                                   model.config().default_width,
-                                                   model.config().default_height});
+  const auto resolved =
+      pipeline::resolve(params, pipeline::param_defaults(model.config(), model_defaults));
   auto request = pipeline::engine_request(resolved);
   for (const auto& lora : args.loras) request.loras.push_back(pipeline::parse_lora_spec(lora));
   if (!args.init_image.empty())

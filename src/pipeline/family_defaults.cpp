@@ -40,4 +40,16 @@ bool takes_distilled_guidance(const models::ModelConfig& config) {
   return config.family == models::Family::Flux && is_guidance_distilled(config);
 }
 
+ParamDefaults param_defaults(const models::ModelConfig& config, const GenerationParams& sidecar,
+                             const GenerationParams& dialect) {
+  ParamDefaults defaults;
+  defaults.model = sidecar;
+  defaults.family = family_defaults(config);
+  defaults.dialect = dialect;
+  defaults.native_width = config.default_width;
+  defaults.native_height = config.default_height;
+  defaults.cfg_is_distilled_guidance = is_guidance_distilled(config);
+  return defaults;
+}
+
 }  // namespace dd::pipeline

@@ -4,6 +4,7 @@
 // request may. They sit between the sidecar and the dialect in resolve() (ParamDefaults::family).
 #include "models/config.h"
 #include "pipeline/generation_params.h"
+#include "pipeline/resolve.h"
 
 namespace dd::pipeline {
 
@@ -19,6 +20,11 @@ GenerationParams flux_defaults(bool guidance_distilled);
 // The family's defaults of this model: FLUX's above, nothing for the SD families (the engine's
 // defaults are theirs).
 GenerationParams family_defaults(const models::ModelConfig& config);
+
+// Where a model's unset parameters come from (resolve.h): its sidecar's defaults, its family's,
+// the dialect's, its native size, and whether its CFG scale means distilled guidance.
+ParamDefaults param_defaults(const models::ModelConfig& config, const GenerationParams& sidecar,
+                             const GenerationParams& dialect = {});
 
 // Whether the model uses `guidance` at all, so the parameters text records it.
 bool takes_distilled_guidance(const models::ModelConfig& config);

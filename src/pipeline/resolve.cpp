@@ -18,7 +18,12 @@ const GenerationParams& engine_defaults() {
   return defaults;
 }
 
-GenerationParams resolve(const GenerationParams& request, const ParamDefaults& defaults) {
+GenerationParams resolve(const GenerationParams& asked, const ParamDefaults& defaults) {
+  GenerationParams request = asked;
+  if (defaults.cfg_is_distilled_guidance && request.cfg) {
+    if (!request.guidance) request.guidance = request.cfg;
+    request.cfg.reset();
+  }
   GenerationParams params = request.over(
       defaults.model.over(defaults.family.over(defaults.dialect.over(engine_defaults()))));
   if (!params.width) params.width = defaults.native_width;

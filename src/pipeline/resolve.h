@@ -14,6 +14,10 @@ struct ParamDefaults {
   GenerationParams dialect;  // an API dialect's own, where its seed document fixes one
   int native_width = 0;      // the model's native size, for unset width and height
   int native_height = 0;
+  // FLUX dev and Fill: a request's CFG scale (every dialect's guidance_scale / cfg_scale) is
+  // their distilled guidance, as diffusers' FluxPipeline's guidance_scale is, unless the request
+  // sets `guidance` itself; the real CFG pass is `true_cfg`.
+  bool cfg_is_distilled_guidance = false;
 };
 
 // The engine's defaults: the initial values of GenerationRequest's members, declared there once.

@@ -42,8 +42,7 @@ pipeline::GenerationRequest prepare(JobSpec& spec, const ModelInfo& info,
     spec.params.height = init_image.height;
   }
   spec.params = pipeline::resolve(
-      spec.params, {info.defaults, pipeline::family_defaults(model.config()), spec.dialect_defaults,
-                    model.config().default_width, model.config().default_height});
+      spec.params, pipeline::param_defaults(model.config(), info.defaults, spec.dialect_defaults));
   auto request = pipeline::engine_request(spec.params);
   if (!spec.conditioned_prompt.empty()) request.prompt = spec.conditioned_prompt;
   for (const auto& lora : spec.loras) {

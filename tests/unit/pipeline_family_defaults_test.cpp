@@ -43,10 +43,36 @@ TEST(FamilyDefaults, DevRuns28StepsWithGuidance3Point5Over512Tokens) {
   EXPECT_FALSE(dev.true_cfg);
 }
 
+models::ModelConfig flux_config(bool guidance_embed) {
+  auto config = config_of(models::Family::Flux);
+  config.flux.guidance_embed = guidance_embed;
+  return config;
+}
+
 TEST(FamilyDefaults, AFluxModelGetsTheDefaultsOfItsVariant) {
-  const auto flux = config_of(models::Family::Flux);
-  EXPECT_EQ(family_defaults(flux), flux_defaults(is_guidance_distilled(flux)));
-  EXPECT_EQ(takes_distilled_guidance(flux), is_guidance_distilled(flux));
+  const auto schnell = flux_config(false), dev = flux_config(true);
+  EXPECT_FALSE(is_guidance_distilled(schnell));
+  EXPECT_TRUE(is_guidance_distilled(dev));
+  EXPECT_EQ(family_defaults(schnell), flux_defaults(false));
+  EXPECT_EQ(family_defaults(dev), flux_defaults(true));
+  EXPECT_TRUE(takes_distilled_guidance(dev));
+  EXPECT_FALSE(takes_distilled_guidance(schnell));
+}
+
+TEST(FamilyDefaults, ADevModelsGuidanceScaleIsItsDistilledGuidance) {
+  GenerationParams asked;
+  asked.cfg = 4.5;  // every dialect's guidance_scale lands here
+  const auto dev = resolve(asked, param_defaults(flux_config(true), {}));
+  EXPECT_EQ(dev.guidance, 4.5);
+  EXPECT_EQ(dev.cfg, 1.0);  // no unconditional pass: true_cfg is the real one
+  asked.guidance = 2.0;     // the request's own guidance wins
+  EXPECT_EQ(resolve(asked, param_defaults(flux_config(true), {})).guidance, 2.0);
+  GenerationParams sd_asked;
+  sd_asked.cfg = 4.5;
+  const auto sd = resolve(sd_asked, param_defaults(config_of(models::Family::SD1), {}));
+  EXPECT_EQ(sd.cfg, 4.5);  // other families keep CFG as CFG
+  const auto schnell = resolve(sd_asked, param_defaults(flux_config(false), {}));
+  EXPECT_EQ(schnell.cfg, 4.5);  // schnell has no guidance to take it; it runs no CFG pass anyway
 }
 
 TEST(FamilyDefaults, BeatADialectsDefaultButNotTheSidecarOrTheRequest) {
