@@ -33,7 +33,7 @@ ModelChoice from_registry(const std::string& id, const std::string& models_dir,
                 models_dir);
   if (!info->available()) throw Error("model '" + info->id + "' is unavailable: " + info->error);
   ModelChoice choice;
-  choice.source = {info->path, info->config_json, info->tokenizer_dir, dtype};
+  choice.source = service::model_source(*info, dtype);  // a FLUX file's parts included
   choice.defaults = info->defaults;
   choice.name = info->id;
   choice.by_id = true;

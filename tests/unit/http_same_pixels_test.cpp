@@ -57,11 +57,24 @@ std::string read_file(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// A models directory with the tiny FLUX.1-dev model and no sidecar.
+std::string flux_models_dir() {
+  static const std::string dir = [] {
+    const fs::path root = fs::temp_directory_path() / ("dd_flux_" + service::random_hex(6));
+    fs::create_directories(root);
+    fs::create_directory_symlink(fs::path(test::flux_fixtures_dir()) / "models" / "flux-dev-tiny",
+                                 root / "flux-dev-tiny");
+    return root.string();
+  }();
+  return dir;
+}
+
 // `diffusiond generate` with these extra arguments.
-Picture cli(const std::string& models_dir, const std::string& extra) {
+Picture cli(const std::string& models_dir, const std::string& extra,
+            const std::string& model = "sd15-tiny") {
   const fs::path out = fs::temp_directory_path() / ("dd_cli_" + service::random_hex(6) + ".png");
   const std::string command = std::string(DD_BINARY) + " generate -q --models-dir " + models_dir +
-                              " --model sd15-tiny --prompt '" + kPrompt + "' --seed " +
+                              " --model " + model + " --prompt '" + kPrompt + "' --seed " +
                               std::to_string(kSeed) + " --width 64 --height 64 " + extra + " -o " +
                               out.string() + " > /dev/null";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
@@ -73,17 +86,18 @@ Picture cli(const std::string& models_dir, const std::string& extra) {
 // Each dialect's request for the same image; `extra` holds each one's spelling of the optional
 // fields, keyed by dialect.
 std::map<std::string, Picture> every_dialect(const TestServer& server,
-                                             const std::map<std::string, nlohmann::json>& extra) {
+                                             const std::map<std::string, nlohmann::json>& extra,
+                                             const std::string& model = "sd15-tiny") {
   auto body = [&](const std::string& dialect, nlohmann::json json) {
     if (extra.count(dialect)) json.update(extra.at(dialect));
     return json;
   };
   std::map<std::string, Picture> out;
-  const auto job = server.post("/v0/api/images", body("jobs", {{"prompt", kPrompt},
-                                                               {"model", "sd15-tiny"},
-                                                               {"seed", kSeed},
-                                                               {"width", 64},
-                                                               {"height", 64}}));
+  const auto job = server.post(
+      "/v0/api/images",
+      body(
+          "jobs",
+          {{"prompt", kPrompt}, {"model", model}, {"seed", kSeed}, {"width", 64}, {"height", 64}}));
   EXPECT_EQ(job.status, 200) << job.body;
   const auto done = server.wait_for_job(job.json.value("jobId", ""));
   EXPECT_EQ(done.value("status", ""), "SUCCESS") << done.dump();
@@ -91,20 +105,19 @@ std::map<std::string, Picture> every_dialect(const TestServer& server,
   out["jobs"] =
       picture(server.get("/files/" + done["outputFiles"][0]["path"].get<std::string>()).body);
 
-  const auto sd = server.post("/sd", body("sd", {{"prompt", kPrompt},
-                                                 {"model", "sd15-tiny"},
-                                                 {"seed", kSeed},
-                                                 {"width", 64},
-                                                 {"height", 64}}));
+  const auto sd = server.post(
+      "/sd",
+      body(
+          "sd",
+          {{"prompt", kPrompt}, {"model", model}, {"seed", kSeed}, {"width", 64}, {"height", 64}}));
   EXPECT_EQ(sd.status, 200) << sd.body;
   out["sd"] = picture(sd.body);
 
-  const auto generation =
-      server.post("/api/v1/images/generation", body("generation", {{"prompt", kPrompt},
-                                                                   {"model", "sd15-tiny"},
-                                                                   {"seed", kSeed},
-                                                                   {"width", 64},
-                                                                   {"height", 64}}));
+  const auto generation = server.post(
+      "/api/v1/images/generation",
+      body(
+          "generation",
+          {{"prompt", kPrompt}, {"model", model}, {"seed", kSeed}, {"width", 64}, {"height", 64}}));
   EXPECT_EQ(generation.status, 200) << generation.body;
   const auto b64 =
       io::base64_decode(generation.json["data"][0]["b64_json"].get<std::string>(), "x");
@@ -112,7 +125,7 @@ std::map<std::string, Picture> every_dialect(const TestServer& server,
 
   const auto imagine = server.post("/v1/images/imagine", body("images", {{"name", "fox"},
                                                                          {"prompt", kPrompt},
-                                                                         {"model", "sd15-tiny"},
+                                                                         {"model", model},
                                                                          {"seed", kSeed},
                                                                          {"width", 64},
                                                                          {"height", 64}}));
@@ -122,7 +135,7 @@ std::map<std::string, Picture> every_dialect(const TestServer& server,
 
   const auto openai =
       server.post("/v1/images/generations", body("openai", {{"prompt", kPrompt},
-                                                            {"model", "sd15-tiny"},
+                                                            {"model", model},
                                                             {"seed", kSeed},
                                                             {"size", "64x64"},
                                                             {"response_format", "b64_json"}}));
@@ -184,6 +197,40 @@ TEST(SamePixels, EveryDialectAndTheCliWithStepsGuidanceSamplerAndClipSkip) {
   // Clip skip changes the picture (so the dialects above really passed it on).
   EXPECT_FALSE(cli(plain_models_dir(), "--steps 3 --cfg 5 --sampler 'DPM++ 2M'").rgb ==
                expected.rgb);
+}
+
+// FLUX.1-dev: its family's defaults (28 steps, guidance 3.5) beat /sd's 30 steps, so every
+// dialect makes the CLI's image; each dialect's guidance scale is the distilled guidance.
+TEST(SamePixels, AFluxModelInEveryDialectAndTheCli) {
+  DD_REQUIRE_FLUX_FIXTURES();
+  TestServer server({.models_dir = flux_models_dir(), .default_model = "flux-dev-tiny"});
+  const std::string model = "flux-dev-tiny";
+  const Picture plain = cli(flux_models_dir(), "", model);
+  EXPECT_NE(plain.parameters.find("Steps: 28, Sampler: Euler, CFG scale: 1, Guidance: 3.5, "),
+            std::string::npos)
+      << plain.parameters;
+  auto pictures = every_dialect(server, {}, model);
+  ASSERT_EQ(pictures.size(), 5u);
+  for (const auto& [dialect, got] : pictures)
+    EXPECT_TRUE(got.rgb == plain.rgb) << dialect << " made other pixels than the CLI";
+
+  const Picture guided = cli(flux_models_dir(), "--steps 3 --guidance 5", model);
+  EXPECT_NE(guided.parameters.find("Guidance: 5, "), std::string::npos) << guided.parameters;
+  const nlohmann::json snake = {{"steps", 3}, {"guidance_scale", 5}};
+  pictures = every_dialect(server,
+                           {{"jobs", {{"steps", 3}, {"guidanceScale", 5}}},
+                            {"sd", {{"steps", 3}, {"cfg_scale", 5}}},
+                            {"generation", {{"num_steps", 3}, {"guidance_scale", 5}}},
+                            {"images", snake},
+                            {"openai", {{"steps", 3}, {"guidance", 5}}}},
+                           model);
+  ASSERT_EQ(pictures.size(), 5u);
+  for (const auto& [dialect, got] : pictures) {
+    EXPECT_TRUE(got.rgb == guided.rgb) << dialect << " made other pixels than the CLI";
+    EXPECT_NE(got.parameters.find("Guidance: 5, "), std::string::npos)
+        << dialect << ": " << got.parameters;
+  }
+  EXPECT_FALSE(cli(flux_models_dir(), "--steps 3", model).rgb == guided.rgb);
 }
 
 }  // namespace
