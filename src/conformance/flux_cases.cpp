@@ -207,29 +207,51 @@ std::vector<Comparison> pipeline_case(const io::FixtureCase& c, FixtureModels& m
   return out;
 }
 
+// Every FLUX case kind, declared once: dispatch and skipping both read this table.
+using FluxRunner = std::vector<Comparison> (*)(const io::FixtureSet&, const io::FixtureCase&,
+                                               FixtureModels&);
+struct FluxKind {
+  const char* name;
+  FluxRunner run;
+};
+constexpr FluxKind kFluxKinds[] = {
+    {"tokenizer", [](const io::FixtureSet& set, const io::FixtureCase& c,
+                     FixtureModels&) { return t5_tokenizer_case(set, c); }},
+    {"text_encoder", [](const io::FixtureSet&, const io::FixtureCase& c,
+                        FixtureModels& models) { return text_encoder_case(c, models); }},
+    {"encode_prompt", [](const io::FixtureSet&, const io::FixtureCase& c,
+                         FixtureModels& models) { return encode_prompt_case(c, models); }},
+    {"latent_packing", [](const io::FixtureSet&, const io::FixtureCase& c,
+                          FixtureModels&) { return packing_case(c); }},
+    {"scheduler", [](const io::FixtureSet&, const io::FixtureCase& c,
+                     FixtureModels&) { return scheduler_case(c); }},
+    {"transformer_forward", [](const io::FixtureSet&, const io::FixtureCase& c,
+                               FixtureModels& models) { return transformer_case(c, models); }},
+    {"vae_decode", [](const io::FixtureSet&, const io::FixtureCase& c,
+                      FixtureModels& models) { return vae_case(c, models); }},
+    {"vae_encode", [](const io::FixtureSet&, const io::FixtureCase& c,
+                      FixtureModels& models) { return vae_case(c, models); }},
+    {"fill_conditioning", [](const io::FixtureSet&, const io::FixtureCase& c,
+                             FixtureModels& models) { return fill_conditioning_case(c, models); }},
+    {"pipeline", [](const io::FixtureSet&, const io::FixtureCase& c,
+                    FixtureModels& models) { return pipeline_case(c, models); }},
+};
+
+const FluxKind* find_flux_kind(const std::string& name) {
+  for (const auto& kind : kFluxKinds)
+    if (name == kind.name) return &kind;
+  return nullptr;
+}
+
 }  // namespace
 
-bool is_flux_case_kind(const std::string& kind) {
-  for (const char* known :
-       {"tokenizer", "text_encoder", "encode_prompt", "latent_packing", "scheduler",
-        "transformer_forward", "vae_decode", "vae_encode", "fill_conditioning", "pipeline"})
-    if (kind == known) return true;
-  return false;
-}
+bool is_flux_case_kind(const std::string& kind) { return find_flux_kind(kind) != nullptr; }
 
 std::vector<Comparison> run_flux_case(const io::FixtureSet& set, const io::FixtureCase& c,
                                       FixtureModels& models) {
-  const std::string& kind = c.kind();
-  if (kind == "tokenizer") return t5_tokenizer_case(set, c);
-  if (kind == "text_encoder") return text_encoder_case(c, models);
-  if (kind == "encode_prompt") return encode_prompt_case(c, models);
-  if (kind == "latent_packing") return packing_case(c);
-  if (kind == "scheduler") return scheduler_case(c);
-  if (kind == "transformer_forward") return transformer_case(c, models);
-  if (kind == "vae_decode" || kind == "vae_encode") return vae_case(c, models);
-  if (kind == "fill_conditioning") return fill_conditioning_case(c, models);
-  if (kind == "pipeline") return pipeline_case(c, models);
-  throw Error("unknown FLUX case kind '" + kind + "'");
+  const FluxKind* kind = find_flux_kind(c.kind());
+  if (!kind) throw Error("unknown FLUX case kind '" + c.kind() + "'");
+  return kind->run(set, c, models);
 }
 
 }  // namespace dd::conformance
