@@ -39,6 +39,25 @@ TEST(PackedLinear, AWeightKeptIn8Or16BitsActsAsTheUpcastWeight) {
   }
 }
 
+// The float8 expansion goes through a lookup table (faster than Tensor::to): every one of the 256
+// byte patterns of both float8 types, NaNs included, gives the bits Tensor::to gives, in bf16
+// and float32, and the table is applied to every element of a matrix larger than one chunk.
+TEST(PackedLinear, Float8ExpandsToTheSameBitsAsTensorTo) {
+  const auto every_byte = torch::arange(256, torch::kInt32).to(torch::kUInt8).repeat({1000});
+  for (const auto dtype : {torch::kFloat8_e4m3fn, torch::kFloat8_e5m2}) {
+    PackedLinear packed(1000, 256);
+    torch::NoGradGuard no_grad;
+    packed->weight.set_data(every_byte.view(dtype).reshape({256, 1000}));
+    for (const auto to : {torch::kBFloat16, torch::kFloat32}) {
+      const auto got = packed->expanded_weight(to);
+      const auto want = packed->weight.to(to);
+      const auto bits = to == torch::kFloat32 ? torch::kInt32 : torch::kInt16;
+      EXPECT_EQ(got.scalar_type(), to);
+      EXPECT_TRUE(torch::equal(got.view(bits), want.view(bits))) << dtype << " -> " << to;
+    }
+  }
+}
+
 struct QuantisedFile {
   std::string path;
   test::Encoded weight, bias, scale;
