@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "conformance/cases.h"
 #include "io/fixtures.h"
@@ -21,6 +22,22 @@ torch::Tensor input_on(const FixtureModels& models, const io::FixtureCase& c,
 
 // A literal string input, "" when absent or null.
 std::string string_input(const io::FixtureCase& c, const std::string& name);
+
+// A kind of case and its check, as the families' tables (cases.cpp, flux_cases.cpp) list them:
+// one table per family serves both dispatch and skipping.
+using CaseRunner = std::vector<Comparison> (*)(const io::FixtureSet&, const io::FixtureCase&,
+                                               FixtureModels&);
+struct CaseKind {
+  const char* name;
+  CaseRunner run;
+};
+
+template <size_t N>
+const CaseKind* find_case_kind(const CaseKind (&kinds)[N], const std::string& name) {
+  for (const auto& kind : kinds)
+    if (name == kind.name) return &kind;
+  return nullptr;
+}
 
 // Replays the random draws the reference made, in order (`in.noise`).
 class RecordedNoise : public sampling::NoiseSource {

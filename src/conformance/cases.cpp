@@ -264,14 +264,8 @@ std::string FixtureModels::family(const std::string& model) const {
 
 namespace {
 
-// Every case kind the engine checks, declared once: run_case dispatches on it and
-// unsupported_reason skips the kinds that are not here (FLUX's, until it is built).
-using CaseRunner = std::vector<Comparison> (*)(const io::FixtureSet&, const io::FixtureCase&,
-                                               FixtureModels&);
-struct CaseKind {
-  const char* name;
-  CaseRunner run;
-};
+// Every Stable Diffusion case kind the engine checks, declared once: run_case dispatches on it
+// and unsupported_reason skips the kinds that are not here.
 constexpr CaseKind kCaseKinds[] = {
     {"tokenizer", [](const io::FixtureSet& set, const io::FixtureCase& c,
                      FixtureModels&) { return tokenizer_case(set, c); }},
@@ -292,11 +286,7 @@ constexpr CaseKind kCaseKinds[] = {
     {"pipeline", pipeline_case},
 };
 
-const CaseKind* find_kind(const std::string& name) {
-  for (const auto& kind : kCaseKinds)
-    if (name == kind.name) return &kind;
-  return nullptr;
-}
+const CaseKind* find_kind(const std::string& name) { return find_case_kind(kCaseKinds, name); }
 
 }  // namespace
 

@@ -208,13 +208,7 @@ std::vector<Comparison> pipeline_case(const io::FixtureCase& c, FixtureModels& m
 }
 
 // Every FLUX case kind, declared once: dispatch and skipping both read this table.
-using FluxRunner = std::vector<Comparison> (*)(const io::FixtureSet&, const io::FixtureCase&,
-                                               FixtureModels&);
-struct FluxKind {
-  const char* name;
-  FluxRunner run;
-};
-constexpr FluxKind kFluxKinds[] = {
+constexpr CaseKind kFluxKinds[] = {
     {"tokenizer", [](const io::FixtureSet& set, const io::FixtureCase& c,
                      FixtureModels&) { return t5_tokenizer_case(set, c); }},
     {"text_encoder", [](const io::FixtureSet&, const io::FixtureCase& c,
@@ -237,11 +231,7 @@ constexpr FluxKind kFluxKinds[] = {
                     FixtureModels& models) { return pipeline_case(c, models); }},
 };
 
-const FluxKind* find_flux_kind(const std::string& name) {
-  for (const auto& kind : kFluxKinds)
-    if (name == kind.name) return &kind;
-  return nullptr;
-}
+const CaseKind* find_flux_kind(const std::string& name) { return find_case_kind(kFluxKinds, name); }
 
 }  // namespace
 
@@ -249,7 +239,7 @@ bool is_flux_case_kind(const std::string& kind) { return find_flux_kind(kind) !=
 
 std::vector<Comparison> run_flux_case(const io::FixtureSet& set, const io::FixtureCase& c,
                                       FixtureModels& models) {
-  const FluxKind* kind = find_flux_kind(c.kind());
+  const CaseKind* kind = find_flux_kind(c.kind());
   if (!kind) throw Error("unknown FLUX case kind '" + c.kind() + "'");
   return kind->run(set, c, models);
 }

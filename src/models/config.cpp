@@ -2,6 +2,7 @@
 
 #include "models/family_names.h"
 #include "models/flux_model_config.h"
+#include "models/json_fields.h"
 #include "util/error.h"
 
 namespace dd::models {
@@ -25,23 +26,12 @@ std::vector<int> per_level(const nlohmann::json& value, size_t levels, const cha
 
 template <typename T>
 T required(const nlohmann::json& config, const char* key) {
-  if (!config.contains(key) || config[key].is_null())
-    throw Error(std::string("config: missing '") + key + "'");
-  try {
-    return config[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("config: '") + key + "' has the wrong type");
-  }
+  return json_field<T>(config, key, "config");
 }
 
 template <typename T>
 T optional(const nlohmann::json& config, const char* key, T fallback) {
-  if (!config.contains(key) || config[key].is_null()) return fallback;
-  try {
-    return config[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("config: '") + key + "' has the wrong type");
-  }
+  return json_field_or<T>(config, key, fallback, "config");
 }
 
 Family parse_family(const std::string& name) {

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "models/json_fields.h"
 #include "util/error.h"
 
 namespace dd::models {
@@ -10,23 +11,12 @@ namespace {
 
 template <typename T>
 T required(const nlohmann::json& config, const char* key) {
-  if (!config.contains(key) || config[key].is_null())
-    throw Error(std::string("T5 config: missing '") + key + "'");
-  try {
-    return config[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("T5 config: '") + key + "' has the wrong type");
-  }
+  return json_field<T>(config, key, "T5 config");
 }
 
 template <typename T>
 T optional(const nlohmann::json& config, const char* key, T fallback) {
-  if (!config.contains(key) || config[key].is_null()) return fallback;
-  try {
-    return config[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("T5 config: '") + key + "' has the wrong type");
-  }
+  return json_field_or<T>(config, key, fallback, "T5 config");
 }
 
 void require_positive(int value, const char* name) {
