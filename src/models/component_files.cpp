@@ -19,8 +19,9 @@ SafetensorsFiles shards_of(const fs::path& dir, const fs::path& index) {
   if (!in) throw Error(index.string() + ": cannot open");
   std::set<std::string> names;
   try {
-    for (const auto& [key, shard] : nlohmann::json::parse(in).at("weight_map").items())
-      names.insert(shard.get<std::string>());
+    // Held in a variable: a range-for over parse(in).at(...) would walk a destroyed temporary.
+    const nlohmann::json parsed = nlohmann::json::parse(in);
+    for (const auto& shard : parsed.at("weight_map")) names.insert(shard.get<std::string>());
   } catch (const nlohmann::json::exception& e) {
     throw Error(index.string() + ": not a shard index (" + e.what() + ")");
   }
