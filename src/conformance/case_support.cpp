@@ -1,5 +1,6 @@
 #include "conformance/case_support.h"
 
+#include "pipeline/generate.h"
 #include "util/error.h"
 
 namespace dd::conformance {
@@ -22,6 +23,20 @@ torch::Tensor input_on(const FixtureModels& models, const io::FixtureCase& c,
 std::string string_input(const io::FixtureCase& c, const std::string& name) {
   const auto& value = c.input_value(name);
   return value.is_string() ? value.get<std::string>() : "";
+}
+
+std::vector<Comparison> compare_pipeline(const io::FixtureCase& c, FixtureModels& models,
+                                         const pipeline::GenerationRequest& request) {
+  std::vector<Comparison> out;
+  for (auto layout : {FixtureModels::Layout::SingleFile, FixtureModels::Layout::Diffusers}) {
+    pipeline::GenerationHooks hooks;
+    hooks.noise =
+        std::make_shared<RecordedNoise>(c.has_input("noise") ? c.input("noise") : torch::Tensor());
+    const auto result = pipeline::generate(models.get(c.model(), layout), request, hooks);
+    out.push_back(compare(c, "latents", result.latents, layout_name(layout)));
+    out.push_back(compare(c, "image", result.images, layout_name(layout)));
+  }
+  return out;
 }
 
 torch::Tensor RecordedNoise::next(at::IntArrayRef shape) {

@@ -8,6 +8,7 @@
 
 #include "conformance/cases.h"
 #include "io/fixtures.h"
+#include "pipeline/request.h"
 #include "sampling/sampler.h"
 
 namespace dd::conformance {
@@ -38,6 +39,11 @@ const CaseKind* find_case_kind(const CaseKind (&kinds)[N], const std::string& na
     if (name == kind.name) return &kind;
   return nullptr;
 }
+
+// A pipeline case run from both layouts with the reference's random draws (`in.noise`),
+// comparing the final latents and image.
+std::vector<Comparison> compare_pipeline(const io::FixtureCase& c, FixtureModels& models,
+                                         const pipeline::GenerationRequest& request);
 
 // Replays the random draws the reference made, in order (`in.noise`).
 class RecordedNoise : public sampling::NoiseSource {

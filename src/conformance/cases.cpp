@@ -219,17 +219,7 @@ pipeline::GenerationRequest pipeline_request(const io::FixtureSet& set, const io
 
 std::vector<Comparison> pipeline_case(const io::FixtureSet& set, const io::FixtureCase& c,
                                       FixtureModels& models) {
-  std::vector<Comparison> out;
-  const auto request = pipeline_request(set, c);
-  for (Layout layout : kLayouts) {
-    pipeline::GenerationHooks hooks;
-    hooks.noise =
-        std::make_shared<RecordedNoise>(c.has_input("noise") ? c.input("noise") : torch::Tensor());
-    const auto result = pipeline::generate(models.get(c.model(), layout), request, hooks);
-    out.push_back(compare(c, "latents", result.latents, layout_name(layout)));
-    out.push_back(compare(c, "image", result.images, layout_name(layout)));
-  }
-  return out;
+  return compare_pipeline(c, models, pipeline_request(set, c));
 }
 
 }  // namespace

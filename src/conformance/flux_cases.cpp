@@ -194,17 +194,7 @@ pipeline::GenerationRequest flux_request(const io::FixtureCase& c) {
 }
 
 std::vector<Comparison> pipeline_case(const io::FixtureCase& c, FixtureModels& models) {
-  std::vector<Comparison> out;
-  const auto request = flux_request(c);
-  for (Layout layout : kLayouts) {
-    pipeline::GenerationHooks hooks;
-    hooks.noise =
-        std::make_shared<RecordedNoise>(c.has_input("noise") ? c.input("noise") : torch::Tensor());
-    const auto result = pipeline::generate(models.get(c.model(), layout), request, hooks);
-    out.push_back(compare(c, "latents", result.latents, layout_name(layout)));
-    out.push_back(compare(c, "image", result.images, layout_name(layout)));
-  }
-  return out;
+  return compare_pipeline(c, models, flux_request(c));
 }
 
 // Every FLUX case kind, declared once: dispatch and skipping both read this table.
