@@ -3,6 +3,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "bench/report.h"
+
 namespace dd::bench {
 
 namespace {
@@ -29,21 +31,11 @@ double memory_limit_bytes(WeightFormat weights) {
 }
 
 double efficiency(const Measurement& m, const FluxBenchResult& r) {
-  const double ceiling = r.ceiling_tflops();
-  return ceiling > 0 ? m.tflops() / ceiling : 0;
+  return bench::efficiency(m, r.ceiling_tflops());
 }
 
 ordered_json measurement_json(const Measurement& m, const FluxBenchResult& r) {
-  return {{"flops", m.flops.total()},
-          {"flops_by_kind",
-           {{"convolution", m.flops.convolution},
-            {"linear", m.flops.linear},
-            {"matmul", m.flops.matmul}}},
-          {"seconds", m.median()},
-          {"runs", m.seconds.size()},
-          {"all_seconds", m.seconds},
-          {"tflops", m.tflops()},
-          {"efficiency", efficiency(m, r)}};
+  return bench::measurement_json(m, r.ceiling_tflops());
 }
 
 ordered_json phase_json(const FluxPhase& p, const FluxBenchResult& r) {

@@ -12,22 +12,13 @@ namespace {
 using nlohmann::ordered_json;
 
 double efficiency(const Measurement& m, const BenchResult& r) {
-  const double ceiling = r.ceiling_tflops();
-  return ceiling > 0 ? m.tflops() / ceiling : 0;
+  return bench::efficiency(m, r.ceiling_tflops());
 }
 
 ordered_json part_json(const Measurement& m, const BenchResult& r) {
-  return {{"flops", m.flops.total()},
-          {"flops_by_kind",
-           {{"convolution", m.flops.convolution},
-            {"linear", m.flops.linear},
-            {"matmul", m.flops.matmul}}},
-          {"seconds", m.median()},
-          {"runs", m.seconds.size()},
-          {"all_seconds", m.seconds},
-          {"tflops", m.tflops()},
-          {"efficiency", efficiency(m, r)},
-          {"peak_rss_above_start_bytes", m.peak_rss_above_start}};
+  auto out = measurement_json(m, r.ceiling_tflops());
+  out["peak_rss_above_start_bytes"] = m.peak_rss_above_start;
+  return out;
 }
 
 ordered_json ceiling_json(const BenchResult& r) {
@@ -160,6 +151,23 @@ void print_bench_table(const BenchResult& r, std::ostream& out) {
     out << ", peak " << gib(static_cast<double>(r.inference_peak_rss_bytes)) << " running\n";
   else
     out << " (peaks of the whole process)\n";
+}
+
+double efficiency(const Measurement& m, double ceiling_tflops) {
+  return ceiling_tflops > 0 ? m.tflops() / ceiling_tflops : 0;
+}
+
+nlohmann::ordered_json measurement_json(const Measurement& m, double ceiling_tflops) {
+  return {{"flops", m.flops.total()},
+          {"flops_by_kind",
+           {{"convolution", m.flops.convolution},
+            {"linear", m.flops.linear},
+            {"matmul", m.flops.matmul}}},
+          {"seconds", m.median()},
+          {"runs", m.seconds.size()},
+          {"all_seconds", m.seconds},
+          {"tflops", m.tflops()},
+          {"efficiency", efficiency(m, ceiling_tflops)}};
 }
 
 }  // namespace dd::bench

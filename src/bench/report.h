@@ -16,6 +16,11 @@ namespace dd::bench {
 // load_peak_rss_bytes, inference_peak_rss_bytes, peak_rss_bytes, peak_rss_scope.
 nlohmann::ordered_json bench_json(const BenchResult& result);
 
+// A measured part's share of `ceiling_tflops` (0 without a ceiling), and the part as JSON:
+// FLOPs by kind, times, TFLOP/s and that efficiency (the SD and the FLUX reports share it).
+double efficiency(const Measurement& m, double ceiling_tflops);
+nlohmann::ordered_json measurement_json(const Measurement& m, double ceiling_tflops);
+
 void print_bench_table(const BenchResult& result, std::ostream& out);
 
 }  // namespace dd::bench
