@@ -43,6 +43,7 @@ struct ModelInfo {
   std::string config_json;    // architecture JSON from the sidecar ("" = auto)
   std::string tokenizer_dir;  // from the sidecar ("" = auto)
   FluxParts flux_parts;       // from the sidecar (a FLUX transformer-only file's parts)
+  std::string preview_decoder;  // from the sidecar: TAESD-style decoder file ("" = none)
   int64_t loaded_bytes = 0;   // parameter bytes while loaded
 
   bool available() const { return error.empty(); }

@@ -48,6 +48,7 @@ void apply_sidecar(const Sidecar& sidecar, ModelInfo& info) {
   info.description = sidecar.description;
   info.config_json = sidecar.config_json;
   info.tokenizer_dir = sidecar.tokenizer_dir;
+  info.preview_decoder = sidecar.preview_decoder;
   info.flux_parts = sidecar.flux;
 }
 

@@ -111,7 +111,7 @@ Sidecar read_sidecar(const fs::path& dir, const fs::path& file) {
   reject_unknown_keys(
       sidecar,
       {"aliases", "defaults", "config", "tokenizer", "description", "fast", "vae", "clip_l",
-       "t5xxl", "t5_tokenizer", "clip_tokenizer", "components", "drop_t5"},
+       "t5xxl", "t5_tokenizer", "clip_tokenizer", "components", "drop_t5", "preview_decoder"},
       name + ": ");
   Sidecar out;
   if (sidecar.contains("fast")) {
@@ -128,6 +128,9 @@ Sidecar read_sidecar(const fs::path& dir, const fs::path& file) {
   if (sidecar.contains("tokenizer"))
     out.tokenizer_dir = inside_models_dir(dir, string_field(sidecar, "tokenizer", name + ": "),
                                           name + ": tokenizer");
+  if (sidecar.contains("preview_decoder"))
+    out.preview_decoder = inside_models_dir(
+        dir, string_field(sidecar, "preview_decoder", name + ": "), name + ": preview_decoder");
   out.flux = read_flux_parts(dir, sidecar, name);
   return out;
 }

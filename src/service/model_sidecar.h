@@ -6,7 +6,8 @@
 //
 //   {"aliases": ["sdxl-base"], "defaults": {"steps": 4, "cfg": 1, "sampler": "euler",
 //    "spacing": "trailing", "width": 1024, "height": 1024}, "config": "x.arch.json",
-//    "tokenizer": "dir", "description": "...", "fast": true}
+//    "tokenizer": "dir", "description": "...", "fast": true,
+//    "preview_decoder": "taesd/taesd_decoder.safetensors"}
 //
 // `defaults` takes any field of pipeline::GenerationParams under its JSON name. A FLUX.1
 // transformer-only file (BFL's flux1-dev.safetensors, a GGUF) names its parts, each a path inside
@@ -52,6 +53,8 @@ struct Sidecar {
   std::string config_json;    // absolute path, "" = auto
   std::string tokenizer_dir;  // absolute path, "" = auto
   std::optional<bool> fast;
+  // A TAESD-style tiny decoder for the previews of running jobs ("" = a linear projection).
+  std::string preview_decoder;
   FluxParts flux;
 };
 

@@ -54,8 +54,9 @@ Service::Service(const ServiceOptions& options, WebhookBody webhook_body)
   webhooks_ = std::make_unique<WebhookSender>(
       *db_, [this](const std::string& account) { return accounts_->webhook_secret(account); },
       options_.allow_private_webhooks, options_.webhooks);
-  worker_ = std::make_unique<Worker>(*jobs_, *images_, *models_,
-                                     [this](const Job& job) { on_job_finished(job); });
+  worker_ = std::make_unique<Worker>(
+      *jobs_, *images_, *models_, events_, [this](const Job& job) { on_job_finished(job); },
+      options_.preview_every);
 }
 
 Service::~Service() { stop(); }

@@ -12,6 +12,7 @@
 #include "service/characters.h"
 #include "service/database.h"
 #include "service/image_store.h"
+#include "service/job_events.h"
 #include "service/job_store.h"
 #include "service/model_registry.h"
 #include "service/webhooks.h"
@@ -30,6 +31,8 @@ struct ServiceOptions {
   torch::Device device = torch::kCPU;         // on this device (models/device.h)
   bool allow_private_webhooks = false;
   WebhookOptions webhooks;
+  // Steps between a running job's previews (0: about four per job; negative: none).
+  int preview_every = 0;
 };
 
 // The queue is at --max-queue: the HTTP layer answers 429 with Retry-After.
@@ -79,6 +82,8 @@ class Service {
   Characters& characters() { return *characters_; }
   ModelRegistry& models() { return *models_; }
   Worker& worker() { return *worker_; }
+  // Live status, progress and previews of running jobs (in memory).
+  JobEvents& events() { return events_; }
 
  private:
   void validate(JobSpec& spec);
@@ -87,6 +92,7 @@ class Service {
 
   ServiceOptions options_;
   WebhookBody webhook_body_;
+  JobEvents events_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<JobStore> jobs_;
   std::unique_ptr<ImageStore> images_;

@@ -62,12 +62,14 @@ pipeline::GenerationRequest prepare(JobSpec& spec, const ModelInfo& info,
 
 }  // namespace
 
-Worker::Worker(JobStore& jobs, ImageStore& images, ModelRegistry& models,
-               std::function<void(const Job&)> on_finished)
+Worker::Worker(JobStore& jobs, ImageStore& images, ModelRegistry& models, JobEvents& events,
+               std::function<void(const Job&)> on_finished, int preview_every)
     : jobs_(jobs),
       images_(images),
       models_(models),
+      events_(events),
       on_finished_(std::move(on_finished)),
+      preview_every_(preview_every),
       loop_([this] { return step(); }) {}
 
 Worker::~Worker() { stop(); }
@@ -104,12 +106,15 @@ bool Worker::run_one() {
 
 void Worker::run_job(const Job& job) {
   stats_.set_running(job.id);
+  events_.publish(job.id, "status", {{"status", status_name(JobStatus::InProgress)}});
   try {
     const auto outputs = generate_outputs(job);
     jobs_.succeed(job.id, outputs);
   } catch (const Cancelled&) {
     if (stopping_ && !jobs_.cancel_requested(job.id)) {
-      stats_.set_running("");  // interrupted by shutdown: stays IN_PROGRESS, requeued at start
+      // Interrupted by shutdown: stays IN_PROGRESS, requeued at start (its readers see the
+      // stored job from then on).
+      stats_.set_running("");
       return;
     }
     jobs_.mark_cancelled(job.id);
@@ -141,10 +146,17 @@ std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
   jobs_.update_spec(job.id, spec);
 
   pipeline::GenerationHooks hooks;
+  JobProgress progress(events_, job.id,
+                       preview_every_ < 0 ? nullptr : preview_decoders_.get(*info, *model),
+                       preview_every_);
+  hooks.latents = [&](int step, int total, const torch::Tensor& latents) {
+    progress.latents(step, total, latents);
+  };
   auto last_step = Clock::now();
   hooks.progress = [&](int step, int total) {
     stats_.step_done(seconds_since(last_step));
     last_step = Clock::now();
+    progress.step_done(step, total);
     jobs_.set_progress(job.id, step + 1, total);
     return !stopping_ && !jobs_.cancel_requested(job.id);
   };
@@ -191,6 +203,8 @@ void Worker::finish(const std::string& job_id) {
   try {
     const auto job = jobs_.get_any(job_id);
     if (!job) return;
+    events_.publish(job_id, "status", {{"status", status_name(job->status)}});
+    events_.end(job_id);
     stats_.job_finished(job->status);
     if (on_finished_) on_finished_(*job);
   } catch (const std::exception& e) {

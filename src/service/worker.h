@@ -15,6 +15,8 @@
 
 #include "service/background_loop.h"
 #include "service/image_store.h"
+#include "service/job_events.h"
+#include "service/job_progress.h"
 #include "service/job_store.h"
 #include "service/model_registry.h"
 #include "service/worker_stats.h"
@@ -24,9 +26,10 @@ namespace dd::service {
 class Worker {
  public:
   // on_finished gets every job that ended (SUCCESS, FAILED or CANCELLED), e.g. to enqueue its
-  // webhook; it runs on the worker thread and must not block for long.
-  Worker(JobStore& jobs, ImageStore& images, ModelRegistry& models,
-         std::function<void(const Job&)> on_finished = {});
+  // webhook; it runs on the worker thread and must not block for long. A running job's status,
+  // progress and previews (every `preview_every` steps, pipeline::wants_preview) go to `events`.
+  Worker(JobStore& jobs, ImageStore& images, ModelRegistry& models, JobEvents& events,
+         std::function<void(const Job&)> on_finished = {}, int preview_every = 0);
   ~Worker();  // stops
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -51,7 +54,10 @@ class Worker {
   JobStore& jobs_;
   ImageStore& images_;
   ModelRegistry& models_;
+  JobEvents& events_;
   std::function<void(const Job&)> on_finished_;
+  int preview_every_;
+  PreviewDecoders preview_decoders_;
   WorkerStats stats_;
   std::atomic<bool> stopping_{false};  // set by stop(): the running job ends at its next step
   BackgroundLoop loop_;                // last: stopped before the members its steps use go away

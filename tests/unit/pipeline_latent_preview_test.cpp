@@ -28,7 +28,7 @@ TEST(LatentPreview, WritesEveryNthStepAndTheLastAsAPng) {
   const fs::path dir = fs::temp_directory_path() / ("dd_preview_" + std::to_string(getpid()));
   fs::create_directories(dir);
   const std::string png = (dir / "preview.png").string();
-  LatentPreview preview(one_upsample_decoder(), png, 2, 4);
+  LatentPreview preview(PreviewDecoder::tiny(one_upsample_decoder(), 4), png, 2);
   const auto latents = torch::randn({2, 4, 6, 5});
   const int total = 5;
   for (int step = 0; step < total; ++step) {
@@ -55,7 +55,7 @@ TEST(LatentPreview, DecodesInTheModelsDtype) {
     torch::manual_seed(7);  // the same random weights for both decoders
     const auto decoder = one_upsample_decoder();
     const std::string png = (dir / (std::string(c10::toString(dtype)) + ".png")).string();
-    LatentPreview preview(decoder, png, 1, 4, dtype);
+    LatentPreview preview(PreviewDecoder::tiny(decoder, 4, dtype), png, 1);
     for (const auto& parameter : decoder->parameters()) EXPECT_EQ(parameter.scalar_type(), dtype);
     preview(0, 1, latents);
     images.push_back(io::read_png(png));
@@ -69,9 +69,36 @@ TEST(LatentPreview, DecodesInTheModelsDtype) {
 }
 
 TEST(LatentPreview, RefusesAMismatchedDecoderOrInterval) {
-  EXPECT_THROW(LatentPreview(one_upsample_decoder(), "p.png", 1, 16), Error);
-  EXPECT_THROW(LatentPreview(one_upsample_decoder(), "p.png", 0, 4), Error);
-  EXPECT_THROW(LatentPreview(one_upsample_decoder(), "p.png", 1, 4, torch::kFloat16), Error);
+  EXPECT_THROW(PreviewDecoder::tiny(one_upsample_decoder(), 16), Error);
+  EXPECT_THROW(LatentPreview(PreviewDecoder::tiny(one_upsample_decoder(), 4), "p.png", 0), Error);
+  EXPECT_THROW(PreviewDecoder::tiny(one_upsample_decoder(), 4, torch::kFloat16), Error);
+}
+
+TEST(PreviewDecoder, ALinearProjectionMapsEachLatentPixelToAColour) {
+  // Channel 0 drives red, channel 1 green, channel 2 blue; channel 3 is ignored.
+  LinearPreview projection{torch::zeros({3, 4}), torch::full({3}, 0.25)};
+  for (int c = 0; c < 3; ++c) projection.weight[c][c] = 0.5;
+  const auto latents = torch::zeros({2, 4, 3, 5});
+  latents[0][1].fill_(1.0);   // first sample: green up
+  latents[0][2].fill_(-2.0);  // blue clamped to 0
+  const auto rgb = PreviewDecoder::linear(projection).decode(latents);
+  ASSERT_EQ(rgb.sizes(), (std::vector<int64_t>{3, 3, 5}));  // latent-sized, first sample only
+  EXPECT_FLOAT_EQ(rgb[0][1][2].item<float>(), 0.25f);
+  EXPECT_FLOAT_EQ(rgb[1][1][2].item<float>(), 0.75f);
+  EXPECT_FLOAT_EQ(rgb[2][1][2].item<float>(), 0.0f);
+}
+
+TEST(PreviewDecoder, PreviewStepsComeEveryNAboutFourByDefaultAndAlwaysLast) {
+  std::vector<int> every2, automatic, never;
+  for (int step = 0; step < 9; ++step) {
+    if (wants_preview(step, 9, 2)) every2.push_back(step + 1);
+    if (wants_preview(step, 9, 0)) automatic.push_back(step + 1);
+    if (wants_preview(step, 9, -1)) never.push_back(step + 1);
+  }
+  EXPECT_EQ(every2, (std::vector<int>{2, 4, 6, 8, 9}));
+  EXPECT_EQ(automatic, (std::vector<int>{2, 4, 6, 8, 9}));  // 9 / 4 = every 2 steps
+  EXPECT_TRUE(never.empty());
+  EXPECT_TRUE(wants_preview(0, 1, 0));
 }
 
 }  // namespace

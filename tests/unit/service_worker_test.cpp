@@ -56,10 +56,13 @@ class WorkerTest : public ::testing::Test {
     db_ = std::make_unique<Database>((dir_ / "db.sqlite").string());
     jobs_ = std::make_unique<JobStore>(*db_);
     images_ = std::make_unique<ImageStore>(*db_, (dir_ / "data").string());
-    worker_ = std::make_unique<Worker>(*jobs_, *images_, *models_, [this](const Job& job) {
-      std::lock_guard lock(finished_mutex_);
-      finished_.push_back(job);
-    });
+    worker_ = std::make_unique<Worker>(
+        *jobs_, *images_, *models_, events_,
+        [this](const Job& job) {
+          std::lock_guard lock(finished_mutex_);
+          finished_.push_back(job);
+        },
+        preview_every_);
   }
 
   std::string submit(const JobSpec& spec) {
@@ -116,6 +119,8 @@ class WorkerTest : public ::testing::Test {
   std::unique_ptr<Database> db_;
   std::unique_ptr<JobStore> jobs_;
   std::unique_ptr<ImageStore> images_;
+  JobEvents events_;
+  int preview_every_ = 0;
   std::unique_ptr<Worker> worker_;
   std::mutex finished_mutex_;
   std::vector<Job> finished_;
@@ -176,6 +181,56 @@ TEST_F(WorkerTest, RunsAQueuedJobToSuccessWithPngOutputs) {
   EXPECT_EQ(stats.image_seconds.count, 2u);
   EXPECT_EQ(stats.step_seconds.count, 2u);
   EXPECT_EQ(stats.running_job, "");
+}
+
+// What readers of the job's events see: it started, each step's progress with a time left
+// that reaches 0, a preview PNG of the first image at the chosen steps (latent-sized from the
+// linear projection fitted to the tiny VAE), then its final status, and nothing after.
+TEST_F(WorkerTest, PublishesStatusProgressAndPreviewEventsInOrder) {
+  preview_every_ = 2;
+  open();
+  worker_->start();
+  JobSpec spec = tiny_spec();
+  spec.params.steps = 5;
+  const auto id = submit(spec);
+  ASSERT_EQ(wait_final(id).status, JobStatus::Success);
+  wait_finished(1);
+  const auto batch = events_.after(id, 0, 0);
+  ASSERT_TRUE(batch.known);
+  EXPECT_TRUE(batch.ended);
+  std::vector<std::string> kinds;
+  std::vector<int> preview_steps;
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const auto& event = batch.events[i];
+    EXPECT_EQ(event.id, i + 1);
+    kinds.push_back(event.type == "status" ? event.data.at("status").get<std::string>()
+                                           : event.type);
+    if (event.type == "preview") {
+      preview_steps.push_back(event.data.at("step"));
+      ASSERT_TRUE(event.image);
+      const auto image = io::decode_png({event.image->begin(), event.image->end()}, "preview");
+      EXPECT_EQ(image.width, event.data.at("width").get<int>());
+      EXPECT_EQ(image.width, 8);  // 64 pixels / the VAE's 8
+    }
+    if (event.type == "progress") {
+      EXPECT_EQ(event.data.at("steps"), 5);
+      EXPECT_GE(event.data.at("eta").get<double>(), 0.0);
+      if (event.data.at("step") == 5) {
+        EXPECT_EQ(event.data.at("eta").get<double>(), 0.0);
+      }
+    }
+  }
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{"IN_PROGRESS", "progress", "preview", "progress", "progress",
+                                      "preview", "progress", "preview", "progress", "SUCCESS"}));
+  EXPECT_EQ(preview_steps, (std::vector<int>{2, 4, 5}));
+  const auto progress = events_.progress(id);
+  ASSERT_TRUE(progress);
+  EXPECT_EQ(progress->step, 5);
+  EXPECT_EQ(progress->preview_step, 5);
+  EXPECT_TRUE(progress->ended);
+  // Nothing follows an ended job's last event: a reader does not wait for more.
+  EXPECT_TRUE(events_.after(id, batch.events.size(), 5000).events.empty());
 }
 
 TEST_F(WorkerTest, ARandomSeedIsChosenAndStored) {
