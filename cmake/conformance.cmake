@@ -37,3 +37,11 @@ if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
            COMMAND ${CMAKE_SOURCE_DIR}/tests/seed_examples/run.sh $<TARGET_FILE:diffusiond>
                    "${DD_SHARED_DIR}/fixtures")
 endif()
+
+# The playground (GET /) in a real browser: Debian's Chromium driven by the pinned Selenium, against
+# a real `diffusiond serve` that requires a key.
+if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
+  add_test(NAME browser_playground
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/browser/run.sh $<TARGET_FILE:diffusiond>
+                   "${DD_SHARED_DIR}/fixtures")
+endif()

@@ -72,5 +72,7 @@ void add_openai_api(httplib::Server& server, Api& api);
 void add_service_endpoints(httplib::Server& server, Api& api);
 void add_account_api(httplib::Server& server, Api& api);
 void add_models_api(httplib::Server& server, Api& api);
+// GET / and its files: the browser playground (public; the page carries the key itself).
+void add_playground(httplib::Server& server, Api& api);
 
 }  // namespace dd::http

@@ -11,10 +11,11 @@ namespace {
 
 using Refusal = GetBodyServer::Refusal;
 
-// Paths served without a key (their handlers never ask for one).
+// Paths served without a key (their handlers never ask for one). The playground's page and files
+// are public: the page asks for the key and sends it with each API call.
 bool is_public(const std::string& path) {
   return path == "/health" || path == "/ready" || path == "/metrics" || path == "/openapi.json" ||
-         path.rfind("/public/images/", 0) == 0;
+         path.rfind("/public/images/", 0) == 0 || path == "/" || path.rfind("/playground/", 0) == 0;
 }
 
 // "host", "host:port", "[v6]" or "[v6]:port" -> the host.
