@@ -1,6 +1,9 @@
 #include "cli/generate_command.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -10,6 +13,7 @@
 #include "cli/compute_options.h"
 #include "cli/model_choice.h"
 #include "cli/param_options.h"
+#include "cli/progress_bar.h"
 #include "io/image.h"
 #include "io/tensor_file.h"
 #include "pipeline/family_defaults.h"
@@ -144,13 +148,15 @@ void run_generate(GenerateArgs& args) {
                                             model->config().vae.latent_channels, preview_dtype);
   }
   const auto request = make_request(args, model_defaults, *model);
+  ProgressBar bar(std::cerr, ::isatty(::fileno(stderr)) == 1);
   hooks.progress = [&](int step, int total) {
-    if (!args.quiet) std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
+    if (!args.quiet) bar.step(step + 1, total);  // the hook counts the step just done from 0
     return true;
   };
+  bar.start();
   const auto result = pipeline::generate(*model, request, hooks);
   const auto done = std::chrono::steady_clock::now();
-  if (!args.quiet) std::cerr << "\n";
+  bar.finish();
 
   const int count = static_cast<int>(result.images.size(0));
   const int height = static_cast<int>(result.images.size(1));
@@ -257,7 +263,9 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--preview-every", args->preview_every, "Steps between previews")
       ->capture_default_str()
       ->check(CLI::Range(1, 500));
-  cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+  cmd->add_flag(
+      "-q,--quiet", args->quiet,
+      "No progress output (else a progress bar on a terminal, a line per step otherwise)");
   cmd->callback([args, &exit_code] {
     run_generate(*args);
     exit_code = 0;
