@@ -140,6 +140,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--default-model", args->service.default_model,
                   "Model id or alias used when a request names none (default: diffusiond-scenes "
                   "when present, else the first model that can make images from text)");
+  cmd->add_option("--preview-every", args->service.preview_every,
+                  "Steps between a running job's previews in its progress events (0: about four "
+                  "per job; -1: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 1000));
   cmd->add_option("--max-queue", args->service.max_queue, "Queued jobs before answering 429")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));

@@ -65,6 +65,7 @@ void send_error(httplib::Response& response, const ApiError& error, ErrorStyle s
 std::string iso8601(int64_t ms_since_epoch);
 
 void add_jobs_api(httplib::Server& server, Api& api);
+void add_job_events_api(httplib::Server& server, Api& api);  // progress events, previews
 void add_sd_api(httplib::Server& server, Api& api);
 void add_generation_api(httplib::Server& server, Api& api);
 void add_images_api(httplib::Server& server, Api& api);

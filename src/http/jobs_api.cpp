@@ -156,9 +156,10 @@ void add_jobs_api(httplib::Server& http, Api& api) {
               guarded([&api](const auto& req, auto& res) { create_image_job(api, req, res); }));
   server.Get(R"(/v0/api/jobs/([^/]+))", guarded([&api](const auto& req, auto& res) {
                const auto account = api.account(req);
-               send_json(res,
-                         {{"success", true},
-                          {"job", jobs_api_job(job_of(api, req, account), api.base_url(req))}});
+               const auto job = job_of(api, req, account);
+               send_json(res, {{"success", true},
+                               {"job", jobs_api_job(job, api.base_url(req),
+                                                    api.service.events().progress(job.id))}});
              }));
   server.Post(
       R"(/v0/api/jobs/([^/]+)/cancel)", guarded([&api](const auto& req, auto& res) {

@@ -32,7 +32,8 @@ nlohmann::json payload(const service::Job& job) {
 
 }  // namespace
 
-nlohmann::json jobs_api_job(const service::Job& job, const std::string& base_url) {
+nlohmann::json jobs_api_job(const service::Job& job, const std::string& base_url,
+                            const std::optional<service::LiveProgress>& live) {
   nlohmann::json outputs = nlohmann::json::array();
   for (const auto& file : job.outputs)
     outputs.push_back({{"name", file.name},
@@ -54,8 +55,20 @@ nlohmann::json jobs_api_job(const service::Job& job, const std::string& base_url
                         {"status", service::status_name(job.status)},
                         {"statuses", statuses}};
   if (!job.error.empty()) out["error"] = job.error;
-  if (job.status == service::JobStatus::InProgress && job.progress_total > 0)
-    out["progress"] = {{"step", job.progress_step}, {"total", job.progress_total}};
+  if (live && live->steps > 0) {
+    // `total` is the older name of `steps`, kept for clients that read it.
+    out["progress"] = {{"step", live->step},
+                       {"steps", live->steps},
+                       {"total", live->steps},
+                       {"elapsed", live->elapsed},
+                       {"eta", live->eta < 0 ? nlohmann::json(nullptr) : nlohmann::json(live->eta)},
+                       {"preview_url", live->preview ? nlohmann::json(base_url + "/v0/api/jobs/" +
+                                                                      job.id + "/preview")
+                                                     : nlohmann::json(nullptr)}};
+  } else if (job.status == service::JobStatus::InProgress && job.progress_total > 0) {
+    out["progress"] = {
+        {"step", job.progress_step}, {"steps", job.progress_total}, {"total", job.progress_total}};
+  }
   return out;
 }
 

@@ -79,6 +79,7 @@ HttpServer::HttpServer(service::Service& service, HttpOptions options)
   server_.serve_get_with_body_as_post("/api/v1/images/generation");
   add_service_endpoints(server_, api_);
   add_jobs_api(server_, api_);
+  add_job_events_api(server_, api_);
   add_account_api(server_, api_);
   add_models_api(server_, api_);
   add_sd_api(server_, api_);

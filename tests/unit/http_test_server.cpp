@@ -64,6 +64,7 @@ TestServer::TestServer(TestServerOptions options) {
   service_options.models_dir = models_dir_;
   service_options.default_model = options.default_model;
   service_options.max_queue = options.max_queue;
+  service_options.preview_every = options.preview_every;
   service_options.allow_private_webhooks = options.allow_private_webhooks;
   service_options.webhooks.base_delay_ms = options.webhook_base_delay_ms;
   http::HttpOptions http_options;

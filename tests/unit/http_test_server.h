@@ -28,6 +28,7 @@ struct TestServerOptions {
   std::vector<std::string> cors_origins = {};
   size_t max_connections_per_client = 32;
   int head_timeout_s = 10;
+  int preview_every = 0;  // steps between a running job's previews (0: about four per job)
 };
 
 class TestServer {
