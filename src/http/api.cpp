@@ -4,23 +4,51 @@
 #include <cctype>
 #include <ctime>
 
+#include "io/base64.h"
+
 namespace dd::http {
 
 namespace {
 
-// The key of "Authorization: Bearer KEY"; the scheme is case-insensitive (RFC 7235 2.1).
-std::string bearer_token(const httplib::Request& request) {
+// The credentials of "Authorization: SCHEME CREDENTIALS" when the header uses `scheme` (given in
+// lower case; schemes are case-insensitive, RFC 7235 2.1); nullopt for another scheme.
+std::optional<std::string> credentials(const httplib::Request& request, const std::string& scheme) {
   const std::string header = request.get_header_value("Authorization");
-  const std::string scheme = "bearer";
-  const bool is_bearer =
-      header.size() > scheme.size() + 1 && (header[scheme.size()] == ' ') &&
-      std::equal(scheme.begin(), scheme.end(), header.begin(),
-                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
-  if (is_bearer) {
-    const size_t key = header.find_first_not_of(' ', scheme.size());
-    if (key != std::string::npos) return header.substr(key);
-  }
+  const bool matches = header.size() > scheme.size() + 1 && (header[scheme.size()] == ' ') &&
+                       std::equal(scheme.begin(), scheme.end(), header.begin(), [](char a, char b) {
+                         return a == std::tolower(static_cast<unsigned char>(b));
+                       });
+  if (!matches) return std::nullopt;
+  const size_t start = header.find_first_not_of(' ', scheme.size());
+  if (start == std::string::npos) return std::nullopt;
+  return header.substr(start);
+}
+
+// The key of "Authorization: Bearer KEY", else of x-api-key.
+std::string bearer_token(const httplib::Request& request) {
+  if (auto key = credentials(request, "bearer")) return *key;
   return request.get_header_value("x-api-key");
+}
+
+// "Authorization: Basic base64(NAME:KEY)", as AUTOMATIC1111 clients send their --api-auth pair.
+struct BasicPair {
+  std::string name;
+  std::string key;
+};
+std::optional<BasicPair> basic_pair(const httplib::Request& request) {
+  const auto encoded = credentials(request, "basic");
+  if (!encoded) return std::nullopt;
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = io::base64_decode(*encoded, "Authorization");
+  } catch (const Error&) {
+    throw unauthorized("malformed Basic credentials (base64 of NAME:KEY expected)");
+  }
+  const std::string text(bytes.begin(), bytes.end());
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos)
+    throw unauthorized("malformed Basic credentials (base64 of NAME:KEY expected)");
+  return BasicPair{text.substr(0, colon), text.substr(colon + 1)};
 }
 
 }  // namespace
@@ -29,9 +57,15 @@ Api::Api(service::Service& service, HttpOptions options)
     : service(service), options(std::move(options)) {}
 
 std::string Api::account(const httplib::Request& request, const std::string& body_token) const {
+  if (!service.accounts().any_keys()) return service::kLocalAccount;
+  if (const auto basic = basic_pair(request)) {
+    auto account = service.accounts().account_for_named_key(basic->name, basic->key);
+    if (!account)
+      throw unauthorized("invalid user name or key (Basic: the key's name and the key)");
+    return *account;
+  }
   std::string key = bearer_token(request);
   if (key.empty()) key = body_token;
-  if (!service.accounts().any_keys()) return service::kLocalAccount;
   if (key.empty()) throw unauthorized("an API key is required (Authorization: Bearer KEY)");
   auto account = service.accounts().account_for_key(key);
   if (!account) throw unauthorized("invalid or revoked API key");

@@ -70,6 +70,7 @@ void add_sd_api(httplib::Server& server, Api& api);
 void add_generation_api(httplib::Server& server, Api& api);
 void add_images_api(httplib::Server& server, Api& api);
 void add_openai_api(httplib::Server& server, Api& api);
+void add_a1111_api(httplib::Server& server, Api& api);  // AUTOMATIC1111's /sdapi/v1
 void add_service_endpoints(httplib::Server& server, Api& api);
 void add_account_api(httplib::Server& server, Api& api);
 void add_models_api(httplib::Server& server, Api& api);

@@ -13,5 +13,7 @@ const Fields& imagine_fields();            // POST /v1/images/imagine
 const Fields& transform_fields();          // POST /v1/images/:id/transform
 const Fields& openai_generation_fields();  // POST /v1/images/generations
 const Fields& openai_edit_fields();        // POST /v1/images/edits
+const Fields& a1111_txt2img_fields();      // POST /sdapi/v1/txt2img
+const Fields& a1111_img2img_fields();      // POST /sdapi/v1/img2img
 
 }  // namespace dd::http

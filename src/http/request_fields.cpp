@@ -49,6 +49,10 @@ void check_only(const JsonBody& body, const Field& field) {
       break;
     case FieldType::File:
       break;
+    case FieldType::Array:
+      if (body.has(field.name) && !body.json().at(field.name).is_array())
+        throw bad_parameter(field.name, field.name + " must be an array");
+      break;
   }
 }
 
@@ -164,6 +168,9 @@ nlohmann::json property(const Field& field) {
       break;
     case FieldType::Object:
       out = {{"type", "object"}};
+      break;
+    case FieldType::Array:
+      out = {{"type", "array"}};
       break;
   }
   out["description"] = field.doc;

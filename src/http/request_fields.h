@@ -28,7 +28,7 @@ inline constexpr int kMaxSamplerName = 100;
 inline constexpr int kMaxPrompt = static_cast<int>(pipeline::limits::kMaxPromptLength);
 }  // namespace field_limits
 
-enum class FieldType { String, Integer, Number, Boolean, Pair, Object, File };
+enum class FieldType { String, Integer, Number, Boolean, Pair, Object, File, Array };
 
 using Params = pipeline::GenerationParams;
 // An SDXL micro-conditioning pair: which group (positive or negative) and which member.

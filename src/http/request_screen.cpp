@@ -74,7 +74,14 @@ std::optional<Refusal> key_refusal(const Api& api, const httplib::Request& reque
   try {
     api.account(request);
   } catch (const ApiError& e) {
-    return Refusal{e.status, e.code, e.what(), {}};
+    Refusal refusal{e.status, e.code, e.what(), {}};
+    // AUTOMATIC1111 clients authenticate with HTTP Basic; the challenge tells them (and
+    // browsers) which scheme to answer with.
+    const bool basic_client = request.path.rfind("/sdapi/", 0) == 0 ||
+                              request.get_header_value("Authorization").rfind("Basic ", 0) == 0;
+    if (e.status == 401 && basic_client)
+      refusal.headers.emplace("WWW-Authenticate", "Basic realm=\"diffusiond\"");
+    return refusal;
   }
   return std::nullopt;
 }

@@ -86,6 +86,7 @@ HttpServer::HttpServer(service::Service& service, HttpOptions options)
   add_generation_api(server_, api_);
   add_images_api(server_, api_);
   add_openai_api(server_, api_);
+  add_a1111_api(server_, api_);
   add_playground(server_, api_);
 }
 

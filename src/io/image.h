@@ -31,8 +31,10 @@ std::vector<uint8_t> encode_png(const Image& image,
 // Writes via a temporary file and rename.
 void write_png(const std::string& path, const Image& image,
                const std::map<std::string, std::string>& text = {});
-// The tEXt chunks of a PNG file.
+// The tEXt chunks of a PNG file, or of PNG bytes (`what` names them in errors).
 std::map<std::string, std::string> read_png_text(const std::string& path);
+std::map<std::string, std::string> decode_png_text(const std::vector<uint8_t>& bytes,
+                                                   const std::string& what);
 
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);

@@ -142,7 +142,11 @@ std::vector<uint8_t> encode_png(const Image& image,
 }
 
 std::map<std::string, std::string> read_png_text(const std::string& path) {
-  const auto bytes = read_file_bytes(path);
+  return decode_png_text(read_file_bytes(path), path);
+}
+
+std::map<std::string, std::string> decode_png_text(const std::vector<uint8_t>& bytes,
+                                                   const std::string& path) {
   if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
     throw Error(path + ": not a PNG image");
   std::string error;

@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
   created_ms INTEGER NOT NULL,
   revoked_ms INTEGER
 );
+CREATE TABLE IF NOT EXISTS account_default_models (
+  account_id TEXT PRIMARY KEY,
+  model TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS webhook_secrets (
   account_id TEXT PRIMARY KEY,
   secret TEXT NOT NULL
@@ -120,6 +124,20 @@ std::optional<std::string> Accounts::account_for_key(const std::string& key) con
   return query.text(0);
 }
 
+std::optional<std::string> Accounts::account_for_named_key(const std::string& name,
+                                                           const std::string& key) const {
+  if (key.empty() || key.size() > kMaxKeyLength) return std::nullopt;
+  const std::string hash = sha256_hex(key);
+  auto guard = db_.lock();
+  auto query = db_.prepare(
+      "SELECT account_id, key_hash, name FROM api_keys WHERE key_hash = ?1 AND revoked_ms IS "
+      "NULL");
+  query.bind(1, hash);
+  if (!query.step() || !constant_time_equal(query.text(1), hash) || query.text(2) != name)
+    return std::nullopt;
+  return query.text(0);
+}
+
 bool Accounts::any_keys() const {
   auto guard = db_.lock();
   auto query = db_.prepare("SELECT EXISTS (SELECT 1 FROM api_keys)");
@@ -168,6 +186,25 @@ std::string Accounts::rotate_webhook_secret(const std::string& account_id) {
       .bind(2, secret)
       .run();
   return secret;
+}
+
+std::optional<std::string> Accounts::default_model(const std::string& account_id) const {
+  auto guard = db_.lock();
+  auto query = db_.prepare("SELECT model FROM account_default_models WHERE account_id = ?1");
+  query.bind(1, account_id);
+  if (!query.step()) return std::nullopt;
+  return query.text(0);
+}
+
+void Accounts::set_default_model(const std::string& account_id, const std::string& model) {
+  if (account_id.empty()) throw Error("default model: no account");
+  auto guard = db_.lock();
+  db_.prepare(
+         "INSERT INTO account_default_models (account_id, model) VALUES (?1, ?2) "
+         "ON CONFLICT (account_id) DO UPDATE SET model = excluded.model")
+      .bind(1, account_id)
+      .bind(2, model)
+      .run();
 }
 
 }  // namespace dd::service

@@ -44,6 +44,10 @@ class Accounts {
   bool revoke(const std::string& key_id_or_name);
   // The account of an active key; nullopt for unknown or revoked keys.
   std::optional<std::string> account_for_key(const std::string& key) const;
+  // The same for HTTP Basic credentials (AUTOMATIC1111's --api-auth user:password): the key is
+  // the password and must have been created under `name`; nullopt otherwise.
+  std::optional<std::string> account_for_named_key(const std::string& name,
+                                                   const std::string& key) const;
   // True once any key was created (revoked ones included), so revoking the last key never
   // silently turns authentication off.
   bool any_keys() const;
@@ -55,6 +59,10 @@ class Accounts {
   // Replaces the account's webhook secret with a new random one and returns it: deliveries
   // attempted from then on are signed with it.
   std::string rotate_webhook_secret(const std::string& account_id);
+  // The model the account chose as its default (AUTOMATIC1111's POST /options
+  // sd_model_checkpoint), kept across restarts; nullopt when it chose none.
+  std::optional<std::string> default_model(const std::string& account_id) const;
+  void set_default_model(const std::string& account_id, const std::string& model);
 
  private:
   Database& db_;

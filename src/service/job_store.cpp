@@ -231,6 +231,17 @@ std::vector<Job> JobStore::list(const std::string& account_id, int limit, int of
   return load_jobs(db_, query);
 }
 
+std::optional<Job> JobStore::current(const std::string& account_id) const {
+  auto guard = db_.lock();
+  auto query = db_.prepare(std::string("SELECT ") + kJobColumns +
+                           " FROM jobs WHERE account_id = ?1 AND status IN ('IN_PROGRESS', "
+                           "'CREATED') ORDER BY status = 'IN_PROGRESS' DESC, seq LIMIT 1");
+  query.bind(1, account_id);
+  auto jobs = load_jobs(db_, query);
+  if (jobs.empty()) return std::nullopt;
+  return std::move(jobs.front());
+}
+
 int64_t JobStore::count(const std::string& account_id) const {
   auto guard = db_.lock();
   auto query = db_.prepare("SELECT COUNT(*) FROM jobs WHERE account_id = ?1");

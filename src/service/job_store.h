@@ -33,6 +33,10 @@ class JobStore {
   // Jobs of an account, newest first.
   std::vector<Job> list(const std::string& account_id, int limit, int offset) const;
   int64_t count(const std::string& account_id) const;  // all jobs of the account
+  // The account's current job, what AUTOMATIC1111's /progress and /interrupt act on: its
+  // running job (the oldest, should it have several), else its oldest queued one; nullopt when
+  // it has neither.
+  std::optional<Job> current(const std::string& account_id) const;
 
   // Moves the next queued job to IN_PROGRESS and returns it (nullopt when none is queued).
   std::optional<Job> claim_next();
