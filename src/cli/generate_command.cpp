@@ -131,21 +131,26 @@ void run_generate(GenerateArgs& args) {
   const pipeline::ModelSource source = chosen_source(args, model_defaults, model_name);
 
   // The preview decoder is checked before the (much slower) model load.
-  if (!args.preview.empty() && args.preview_decoder.empty())
-    throw Error("--preview needs --preview-decoder (a TAESD-style decoder .safetensors)");
+  if (args.preview.empty() && !args.preview_decoder.empty())
+    throw Error("--preview-decoder needs --preview (the PNG file to write)");
   std::optional<models::TinyDecoder> preview_decoder;
-  if (!args.preview.empty()) preview_decoder = models::load_tiny_decoder(args.preview_decoder);
+  if (!args.preview_decoder.empty())
+    preview_decoder = models::load_tiny_decoder(args.preview_decoder);
 
   const auto start = std::chrono::steady_clock::now();
   auto model = pipeline::DiffusionModel::load(source);
   const auto loaded = std::chrono::steady_clock::now();
   pipeline::GenerationHooks hooks;
-  if (preview_decoder) {
-    // The preview decoder runs on the CPU (the latents come back from the model's device), in
-    // the model's dtype where the CPU has it (fp16 does not).
+  if (!args.preview.empty()) {
+    // A tiny decoder runs on the CPU (the latents come back from the model's device), in the
+    // model's dtype where the CPU has it (fp16 does not); without one, a linear projection fitted
+    // to the model's VAE gives latent-sized previews.
     const auto preview_dtype = model->dtype() == torch::kFloat16 ? torch::kFloat32 : model->dtype();
-    hooks.latents = pipeline::LatentPreview(*preview_decoder, args.preview, args.preview_every,
-                                            model->config().vae.latent_channels, preview_dtype);
+    auto decoder = preview_decoder
+                       ? pipeline::PreviewDecoder::tiny(
+                             *preview_decoder, model->config().vae.latent_channels, preview_dtype)
+                       : pipeline::PreviewDecoder::linear(pipeline::fit_linear_preview(*model));
+    hooks.latents = pipeline::LatentPreview(std::move(decoder), args.preview, args.preview_every);
   }
   const auto request = make_request(args, model_defaults, *model);
   ProgressBar bar(std::cerr, ::isatty(::fileno(stderr)) == 1);
@@ -259,7 +264,8 @@ void add_generate_command(CLI::App& app, int& exit_code) {
                   "Write a preview of the running generation to this PNG (replaced as it goes)");
   cmd->add_option("--preview-decoder", args->preview_decoder,
                   "TAESD-style tiny decoder for --preview (taesd_decoder.safetensors or a "
-                  "diffusers AutoencoderTiny file)");
+                  "diffusers AutoencoderTiny file); without one, latent-sized previews from a "
+                  "linear projection fitted to the model's VAE");
   cmd->add_option("--preview-every", args->preview_every, "Steps between previews")
       ->capture_default_str()
       ->check(CLI::Range(1, 500));

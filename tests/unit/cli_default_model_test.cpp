@@ -125,14 +125,30 @@ TEST(DefaultModel, GenerateWritesPreviewsThroughATinyDecoder) {
   EXPECT_EQ(image.width, 64);
   EXPECT_EQ(image.height, 64);
   EXPECT_TRUE(fs::exists(dir / "out.png"));
-  // Without a decoder, or with a file that is not one: an error before any work.
-  EXPECT_EQ(run_cli({"generate", "--prompt", kPrompt, "--preview", preview, "-o",
-                     (dir / "x.png").string()}),
+  // A decoder file that is not one, or a decoder with no --preview: an error before any work.
+  EXPECT_EQ(run_cli({"generate", "--prompt", kPrompt, "--preview-decoder",
+                     (dir / "taesd.safetensors").string(), "-o", (dir / "x.png").string()}),
             1);
   EXPECT_EQ(run_cli({"generate", "--prompt", kPrompt, "--preview", preview, "--preview-decoder",
                      (dir / "out.png").string(), "-o", (dir / "x.png").string()}),
             1);
   EXPECT_FALSE(fs::exists(dir / "x.png"));
+  fs::remove_all(dir);
+}
+
+// Without a tiny decoder, --preview writes latent-sized previews from a linear projection
+// fitted to the model's own VAE.
+TEST(DefaultModel, GenerateWritesLatentSizedPreviewsWithoutADecoder) {
+  DD_REQUIRE_BUILTIN_MODEL();
+  const auto dir = fresh_dir("dd_default_linear_preview_");
+  const auto preview = (dir / "preview.png").string();
+  ASSERT_EQ(run_cli({"generate", "--prompt", kPrompt, "--seed", "1", "--steps", "3", "-q",
+                     "--preview", preview, "-o", (dir / "out.png").string()}),
+            0);
+  const auto image = io::read_png(preview);
+  const auto out = io::read_png((dir / "out.png").string());
+  EXPECT_EQ(image.width, out.width / 4);  // the built-in VAE upsamples by 4
+  EXPECT_EQ(image.height, out.height / 4);
   fs::remove_all(dir);
 }
 
