@@ -1,7 +1,8 @@
 // The OpenAI Images API (API.md section 5), the dialect most existing clients speak:
 // POST /v1/images/generations (JSON), POST /v1/images/edits (multipart/form-data) and
 // GET /v1/models. Errors use OpenAI's shape. Images returned by URL are published, because
-// OpenAI clients fetch those URLs without our key.
+// OpenAI clients fetch those URLs without our key. With `stream: true` both image endpoints
+// answer with OpenAI's event stream (http/openai_stream.h).
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "http/dialect_fields.h"
 #include "http/json_body.h"
 #include "http/openai_edit_mask.h"
+#include "http/openai_stream.h"
 #include "http/sync_generation.h"
 #include "io/base64.h"
 #include "io/image_codec.h"
@@ -83,6 +85,17 @@ nlohmann::json images_response(Api& api, const httplib::Request& request,
   return {{"created", service::now_ms() / 1000}, {"data", std::move(data)}};
 }
 
+// A stream carries one image: OpenAI's events have no image index. Images are always sent as
+// b64_json in it (as OpenAI streams them), whatever response_format says.
+OpenAiStreamOptions stream_options(service::JobSpec& spec, const char* event_prefix,
+                                   std::optional<int64_t> partial_images) {
+  if (spec.params.samples.value_or(1) != 1)
+    throw bad_parameter("n", "n must be 1 with stream: true (a stream carries one image)");
+  spec.params.samples = 1;
+  return {.event_prefix = event_prefix,
+          .partial_images = static_cast<int>(partial_images.value_or(0))};
+}
+
 void generations(Api& api, const httplib::Request& request, httplib::Response& response) {
   service::NewJob job;
   job.account_id = api.account(request);
@@ -97,6 +110,11 @@ void generations(Api& api, const httplib::Request& request, httplib::Response& r
     spec.params.height = parsed.height;
   }
   const auto format = parse_response_format(body.string("response_format", 20));
+  if (body.boolean("stream").value_or(false)) {
+    const auto options = stream_options(spec, "image_generation",
+                                        body.integer("partial_images", 0, kMaxPartialImages));
+    return stream_openai_images(api, job, options, response);
+  }
   const auto images = generate_now(api, job);
   send_json(response, images_response(api, request, images, format, *spec.params.prompt));
 }
@@ -161,6 +179,13 @@ void edits(Api& api, const httplib::Request& request, httplib::Response& respons
   spec.params.height = size.height;
   spec.init_image_path = save_sized_input(api, image->image, size, "image");
   spec.mask_path = save_sized_input(api, mask, size, "mask");
+  // read_form_fields has checked both: "true"/"false" and a whole number within range.
+  if (form_text(request, "stream", 10) == "true") {
+    const auto partial = form_text(request, "partial_images", 10);
+    const auto options = stream_options(
+        spec, "image_edit", partial ? std::optional<int64_t>(std::stoll(*partial)) : std::nullopt);
+    return stream_openai_images(api, job, options, response);
+  }
   const auto images = generate_now(api, job);
   send_json(response, images_response(api, request, images, format, *spec.params.prompt));
 }
@@ -199,6 +224,19 @@ Fields openai_common_fields() {
        .doc = "url (default; the image is published) or b64_json",
        .max = 20},
       format_field("output_format"),
+      {.name = "stream",
+       .type = FieldType::Boolean,
+       .target = {},
+       .doc = "true: answer with OpenAI's event stream (partial images, then the image, always "
+              "as b64_json); n must then be 1"},
+      {.name = "partial_images",
+       .type = FieldType::Integer,
+       .target = {},
+       .doc = "With stream: how many previews of the running image to send before it (fewer "
+              "when the job makes fewer previews)",
+       .min = 0,
+       .max = kMaxPartialImages,
+       .dialect_default = 0},
       negative_prompt_field("negative_prompt"),
       seed_field("seed"),
       steps_field("steps", 150),
