@@ -45,3 +45,11 @@ if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
            COMMAND ${CMAKE_SOURCE_DIR}/tests/browser/run.sh $<TARGET_FILE:diffusiond>
                    "${DD_SHARED_DIR}/fixtures")
 endif()
+
+# The AUTOMATIC1111 API client (the pinned Python package `webuiapi`) and Open WebUI's requests
+# against a real `diffusiond serve` that has an API key.
+if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
+  add_test(NAME a1111_client
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/a1111_client/run.sh $<TARGET_FILE:diffusiond>
+                   "${DD_SHARED_DIR}/fixtures")
+endif()
