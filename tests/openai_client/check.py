@@ -1,6 +1,6 @@
 """The official `openai` Python client, unchanged except for its base URL, against a diffusiond
-server: images.generate (b64_json and url), images.edit (PNG image + mask), models.list and an
-error's shape. Usage: python check.py http://127.0.0.1:PORT   (OPENAI_API_KEY: a key, if any)
+server: images.generate (b64_json and url, and streamed with partial images), images.edit (PNG
+image + mask), models.list and an error's shape. Usage: python check.py http://127.0.0.1:PORT   (OPENAI_API_KEY: a key, if any)
 """
 
 import base64
@@ -62,6 +62,33 @@ def check_generate_url(client: openai.OpenAI) -> None:
         assert png_size(fetched.read(), "url") == (128, 64)
 
 
+def check_generate_stream(client: openai.OpenAI) -> None:
+    # 8 steps: the server previews a job about four times, so two partial images are there to send.
+    events = list(client.images.generate(model="sdxl-base", prompt="a yellow tram", size="64x64",
+                                         stream=True, partial_images=2, extra_body={"steps": 8}))
+    types = [event.type for event in events]
+    assert types == ["image_generation.partial_image"] * 2 + ["image_generation.completed"], types
+    for index, event in enumerate(events[:2]):
+        assert isinstance(event, openai.types.ImageGenPartialImageEvent), type(event)
+        assert event.partial_image_index == index, event.partial_image_index
+        assert event.output_format == "png" and event.size == "64x64"
+        assert png_size(base64.b64decode(event.b64_json), "partial image") == (64, 64)
+    completed = events[-1]
+    assert isinstance(completed, openai.types.ImageGenCompletedEvent), type(completed)
+    assert isinstance(completed.created_at, int) and completed.size == "64x64"
+    assert png_size(base64.b64decode(completed.b64_json), "completed") == (64, 64)
+    assert completed.b64_json != events[1].b64_json, "the image is not its last preview"
+
+
+def check_stream_error(client: openai.OpenAI) -> None:
+    try:
+        client.images.generate(prompt="x", stream=True, partial_images=4)
+    except openai.BadRequestError as error:
+        assert error.param == "partial_images", error.param
+        return
+    raise AssertionError("partial_images=4 was accepted")
+
+
 def check_edit(client: openai.OpenAI) -> None:
     image = png(64, 64, lambda x, y: (x * 4, y * 4, 128))
     mask = png(64, 64, lambda x, y: (255, 255, 255) if x < 32 else (0, 0, 0))
@@ -93,7 +120,8 @@ def check_error(client: openai.OpenAI) -> None:
     raise AssertionError("a 65x65 size was accepted")
 
 
-CHECKS = [check_generate_base64, check_generate_url, check_edit, check_models, check_error]
+CHECKS = [check_generate_base64, check_generate_url, check_generate_stream, check_stream_error,
+          check_edit, check_models, check_error]
 
 
 def main() -> int:
