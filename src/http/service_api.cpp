@@ -101,7 +101,7 @@ nlohmann::json readiness(service::Service& service) {
 // ---- /openapi.json --------------------------------------------------------------------------
 
 // One row per endpoint. `fields`: the dialect's field table (http/dialect_fields.h), or nullptr
-// for a route without a body. `returns`: json | image | text.
+// for a route without a body. `returns`: json | image | text | events (Server-Sent Events).
 struct RouteDoc {
   const char* method;
   const char* path;  // OpenAPI template: {id} parameters
@@ -118,6 +118,12 @@ constexpr RouteDoc kRoutes[] = {
      "json", true},
     {"post", "/v0/api/jobs/{id}/cancel", "jobs", "Cancel a queued or running job", nullptr, "json",
      true},
+    {"get", "/v0/api/jobs/{id}/events", "jobs",
+     "The job's status, progress and previews as Server-Sent Events, ending with the job object; "
+     "Last-Event-ID (or ?last_event_id=) resumes",
+     nullptr, "events", true},
+    {"get", "/v0/api/jobs/{id}/preview", "jobs", "The latest preview of a job (PNG)", nullptr,
+     "image", true},
     {"post", "/v0/api/characters", "jobs", "Register a LoRA as a character", jobs_character_fields,
      "json", true},
     {"get", "/v0/api/characters", "jobs", "List characters", nullptr, "json", true},
@@ -198,13 +204,14 @@ nlohmann::json path_parameters(const std::string& path) {
 }
 
 nlohmann::json responses(const std::string& returns) {
-  const char* media = returns == "image"  ? "image/png"
-                      : returns == "text" ? "text/plain"
-                                          : "application/json";
+  const char* media = returns == "image"    ? "image/png"
+                      : returns == "text"   ? "text/plain"
+                      : returns == "events" ? "text/event-stream"
+                                            : "application/json";
   nlohmann::json schema = returns == "image"
                               ? nlohmann::json{{"type", "string"}, {"format", "binary"}}
-                          : returns == "text" ? nlohmann::json{{"type", "string"}}
-                                              : nlohmann::json{{"type", "object"}};
+                          : returns == "json" ? nlohmann::json{{"type", "object"}}
+                                              : nlohmann::json{{"type", "string"}};
   const nlohmann::json error = {
       {"description",
        "An error: {\"success\": false, \"error\": {code, message, param}}, or "
