@@ -4,7 +4,7 @@ types a prompt, clicks Generate, sees live progress and previews and the final i
 the image from the gallery and opens its public address, unpublishes and deletes; image to image
 with a painted mask; a LoRA; the keyboard alone; a phone-sized screen.
 Usage: python check.py http://127.0.0.1:PORT WORK_DIR   (DD_API_KEY: the server's key;
-DD_PLAYGROUND_SCREENSHOT: where to save a screenshot, optional)
+DD_PLAYGROUND_SCREENSHOT, DD_PLAYGROUND_PHONE_SCREENSHOT: where to save screenshots, optional)
 
 What the page saw of a job's progress is read from its own log (window.ddProgressLog), never by
 racing the display.
@@ -166,6 +166,8 @@ def generate_with_progress(page: Page) -> None:
               lambda: page.js("return arguments[0].complete && arguments[0].naturalWidth",
                               results[0]) == 64)
     print(f"ok generate: {len(progress)} progress and {len(previews)} preview events, result shown")
+    assert not page.el("#mask-tools").is_displayed(), "the mask tools show with no image"
+
 
 
 def publish_and_open(page: Page, key: str) -> str:
@@ -179,6 +181,7 @@ def publish_and_open(page: Page, key: str) -> str:
     url = link.get_attribute("href")
     assert "/public/images/" in url, url
     assert card.find_element(By.CSS_SELECTOR, "button.publish").text == "Unpublish"
+    assert not page.el("#gallery-more").is_displayed(), "'Show more' with every image shown"
 
     # Opened in a new tab, as a visitor would: no key.
     main = page.driver.current_window_handle
@@ -222,6 +225,7 @@ def inpaint(page: Page, work: str) -> None:
     page.el("#init-image").send_keys(picture)
     page.wait("the starting image", lambda: page.el("#canvas-box").is_displayed())
     canvas = page.el("#mask-canvas")
+    page.js("arguments[0].scrollIntoView({block: 'center'})", canvas)
     ActionChains(page.driver).move_to_element(canvas).click_and_hold().move_by_offset(
         30, 10).move_by_offset(-10, 30).release().perform()
     assert page.js("return document.getElementById('mask-status').textContent") == "Mask painted."
@@ -284,6 +288,8 @@ def phone_sized(page: Page) -> None:
     scroll = page.js("return document.documentElement.scrollWidth")
     assert width == 360, f"viewport {width}"
     assert scroll <= width, f"the page scrolls sideways at 360 px: {scroll} > {width}"
+    if os.environ.get("DD_PLAYGROUND_PHONE_SCREENSHOT"):
+        page.driver.save_screenshot(os.environ["DD_PLAYGROUND_PHONE_SCREENSHOT"])
     page.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     print("ok phone-sized: no horizontal scroll at 360x740")
 
@@ -314,9 +320,11 @@ def main() -> int:
         generate_with_progress(page)
         url = publish_and_open(page, key)
         screenshot = os.environ.get("DD_PLAYGROUND_SCREENSHOT")
-        if screenshot:
+        if screenshot:  # tall enough to show the generator, progress and the gallery
+            driver.set_window_size(1280, 1700)
             driver.execute_script("window.scrollTo(0, 0)")
             driver.save_screenshot(screenshot)
+            driver.set_window_size(1280, 1000)
         unpublish_and_delete(page, key, url)
         inpaint(page, work)
         with_lora(page)
