@@ -6,6 +6,8 @@
 // The answers forbid everything the page does not need (Content-Security-Policy: its own
 // scripts, styles and API only; images also from data: and blob: URLs for previews and fetched
 // bytes; no framing), so that a script injected through, say, an image name could not run.
+#include <cstdint>
+#include <cstdio>
 #include <map>
 
 #include "http/api.h"
