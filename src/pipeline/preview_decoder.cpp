@@ -6,23 +6,18 @@
 
 namespace dd::pipeline {
 
-namespace {
-
-// A 128x128 picture of 8x8 tiles, each a colour of a fixed pseudo-random draw, in [0, 1]. The
-// tiles span the colour cube, so every direction of RGB is seen.
-torch::Tensor tile_picture() {
+// The tiles span the colour cube, so every direction of RGB is seen.
+torch::Tensor linear_preview_fit_picture() {
   constexpr int kTiles = 8, kTile = 16;
   const auto generator = at::make_generator<at::CPUGeneratorImpl>(20261207);
   const auto colours = torch::rand({1, 3, kTiles, kTiles}, generator);
   return colours.repeat_interleave(kTile, 2).repeat_interleave(kTile, 3);
 }
 
-}  // namespace
-
 LinearPreview fit_linear_preview(DiffusionModel& model) {
   torch::NoGradGuard no_grad;
   const auto& vae = model.config().vae;
-  const auto picture = tile_picture();
+  const auto picture = linear_preview_fit_picture();
   const auto posterior = model.vae->encode(model.to_compute(picture * 2 - 1));
   const auto latents =
       ((posterior.mean.to(torch::kCPU, torch::kFloat32) - vae.shift_factor) * vae.scaling_factor);

@@ -27,6 +27,9 @@ struct LinearPreview {
 // that best maps the latents (scaled and shifted as the denoiser sees them) back to the tiles'
 // colours. About one VAE encode of a 128x128 picture.
 LinearPreview fit_linear_preview(DiffusionModel& model);
+// The picture the projection is fitted to: [1, 3, 128, 128] in [0, 1], 8x8 tiles of fixed
+// pseudo-random colours.
+torch::Tensor linear_preview_fit_picture();
 
 class PreviewDecoder {
  public:
