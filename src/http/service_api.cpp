@@ -233,18 +233,22 @@ nlohmann::json openapi_document() {
     if (!route.needs_key) operation["security"] = nlohmann::json::array();
     paths[route.path][route.method] = operation;
   }
-  return {
-      {"openapi", "3.0.3"},
-      {"info",
-       {{"title", "diffusiond"},
-        {"version", "1.0.0"},
-        {"description", "Self-hosted text-to-image service; see API.md for the contract."}}},
-      {"components",
-       {{"securitySchemes",
-         {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}},
-          {"apiKey", {{"type", "apiKey"}, {"in", "header"}, {"name", "x-api-key"}}}}}}},
-      {"security", {{{"bearer", nlohmann::json::array()}}, {{"apiKey", nlohmann::json::array()}}}},
-      {"paths", paths}};
+  return {{"openapi", "3.0.3"},
+          {"info",
+           {{"title", "diffusiond"},
+            {"version", "1.0.0"},
+            {"description", "Self-hosted text-to-image service; see API.md for the contract."}}},
+          {"components",
+           {{"securitySchemes",
+             {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}},
+              // AUTOMATIC1111 clients: user = the key's name, password = the key.
+              {"basic", {{"type", "http"}, {"scheme", "basic"}}},
+              {"apiKey", {{"type", "apiKey"}, {"in", "header"}, {"name", "x-api-key"}}}}}}},
+          {"security",
+           {{{"bearer", nlohmann::json::array()}},
+            {{"apiKey", nlohmann::json::array()}},
+            {{"basic", nlohmann::json::array()}}}},
+          {"paths", paths}};
 }
 
 // ---- /files/<job-id>/<name> -----------------------------------------------------------------
