@@ -135,6 +135,30 @@ TEST_F(AccountsTest, BadNamesAreRefused) {
   EXPECT_NO_THROW(accounts.create_key("Alice Example (ops)"));
 }
 
+TEST_F(AccountsTest, BasicCredentialsNeedTheKeysOwnName) {
+  const auto alice = accounts.create_key("alice");
+  accounts.create_key("bob");
+  EXPECT_EQ(accounts.account_for_named_key("alice", alice.key), alice.account_id);
+  EXPECT_FALSE(accounts.account_for_named_key("bob", alice.key));
+  EXPECT_FALSE(accounts.account_for_named_key("alice", "dd_wrong"));
+  EXPECT_FALSE(accounts.account_for_named_key("alice", ""));
+  accounts.revoke("alice");
+  EXPECT_FALSE(accounts.account_for_named_key("alice", alice.key));
+}
+
+TEST_F(AccountsTest, DefaultModelIsPerAccountAndReplaced) {
+  const auto alice = accounts.create_key("alice").account_id;
+  const auto bob = accounts.create_key("bob").account_id;
+  EXPECT_FALSE(accounts.default_model(alice));
+  accounts.set_default_model(alice, "sd15");
+  accounts.set_default_model(alice, "sdxl");
+  EXPECT_EQ(accounts.default_model(alice), "sdxl");
+  EXPECT_FALSE(accounts.default_model(bob));
+  // Kept in the database: another Accounts over it sees it.
+  Accounts again{db};
+  EXPECT_EQ(again.default_model(alice), "sdxl");
+}
+
 TEST_F(AccountsTest, WebhookSecretIsCreatedOnceAndKept) {
   const auto alice = accounts.create_key("alice").account_id;
   const std::string secret = accounts.webhook_secret(alice);

@@ -138,6 +138,24 @@ TEST_F(JobStoreTest, FinishedJobsNeverChangeAgain) {
   EXPECT_FALSE(store.succeed("unknown", {}));
 }
 
+TEST_F(JobStoreTest, CurrentIsTheRunningJobElseTheOldestQueued) {
+  EXPECT_FALSE(store.current("a"));
+  const auto first = store.create(job_for("a", "1")).id;
+  const auto second = store.create(job_for("a", "2")).id;
+  store.create(job_for("b", "3"));
+  EXPECT_EQ(store.current("a")->id, first);
+  ASSERT_EQ(store.claim_next()->id, first);
+  EXPECT_EQ(store.current("a")->id, first);
+  EXPECT_TRUE(store.succeed(first, {}));
+  EXPECT_EQ(store.current("a")->id, second);  // queued, after b's turn
+  ASSERT_TRUE(store.claim_next());            // b's
+  ASSERT_EQ(store.claim_next()->id, second);
+  EXPECT_EQ(store.current("a")->status, JobStatus::InProgress);
+  EXPECT_TRUE(store.cancel(second, "a"));
+  EXPECT_TRUE(store.mark_cancelled(second));
+  EXPECT_FALSE(store.current("a"));
+}
+
 TEST_F(JobStoreTest, FifoWithinAnAccount) {
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) ids.push_back(store.create(job_for("a", std::to_string(i))).id);
