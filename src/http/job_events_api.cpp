@@ -5,10 +5,10 @@
 // The stream is written from the connection's own thread, which reads service::JobEvents: the
 // worker only appends there, so a reader however slow never holds up generation (a reader too
 // slow for the socket's write timeout is disconnected and resumes with Last-Event-ID).
-#include <chrono>
 #include <memory>
 
 #include "http/api.h"
+#include "http/event_stream.h"
 #include "http/jobs_json.h"
 #include "io/base64.h"
 
@@ -16,27 +16,13 @@ namespace dd::http {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// How long one wait for news lasts: also how often a queued job's stored status is re-read
-// (a queued job cancelled by its owner has no worker to announce it).
-constexpr int kWaitMs = 1000;
-constexpr auto kKeepAlive = std::chrono::seconds(15);
-
-std::string frame(const std::string& event, const nlohmann::json& data, uint64_t id = 0) {
-  std::string out;
-  if (id > 0) out += "id: " + std::to_string(id) + "\n";
-  out += "event: " + event + "\ndata: " + data.dump() + "\n\n";
-  return out;
-}
-
 // An event as its SSE frame: a preview's PNG travels base64 in `image` (null once dropped).
 std::string event_frame(const service::JobEvent& event) {
   nlohmann::json data = event.data;
   if (event.type == "preview")
     data["image"] =
         event.image ? nlohmann::json(io::base64_encode(*event.image)) : nlohmann::json(nullptr);
-  return frame(event.type, data, event.id);
+  return sse_frame(event.type, data, event.id);
 }
 
 // The id to resume after: the Last-Event-ID header (what browsers send when they reconnect),
@@ -57,24 +43,14 @@ struct Stream {
   std::string base_url;
   uint64_t last_id = 0;
   bool greeted = false;  // the stored status was sent (a job with no live events yet)
-  bool done = false;
-  Clock::time_point last_write = Clock::now();
+  EventStream out;
 };
-
-bool write(httplib::DataSink& sink, Stream& stream, const std::string& text) {
-  stream.last_write = Clock::now();
-  return sink.write(text.data(), text.size());
-}
 
 // Sends the stored job as the final event and ends the stream.
 bool finish(Api& api, httplib::DataSink& sink, Stream& stream, const service::Job& job) {
-  stream.done = true;
-  if (!write(
-          sink, stream,
-          frame("job", jobs_api_job(job, stream.base_url, api.service.events().progress(job.id)))))
-    return false;
-  sink.done();
-  return true;
+  return stream.out.end(
+      sink,
+      sse_frame("job", jobs_api_job(job, stream.base_url, api.service.events().progress(job.id))));
 }
 
 // The stored status, sent first to a new reader of a job with no live events yet (queued, or
@@ -82,37 +58,32 @@ bool finish(Api& api, httplib::DataSink& sink, Stream& stream, const service::Jo
 bool greet(Api& api, httplib::DataSink& sink, Stream& stream, const service::Job& job) {
   stream.greeted = true;
   if (service::is_final(job.status)) return finish(api, sink, stream, job);
-  return write(sink, stream, frame("status", {{"status", service::status_name(job.status)}}));
+  return stream.out.write(sink,
+                          sse_frame("status", {{"status", service::status_name(job.status)}}));
 }
 
-// One turn of the stream: waits up to kWaitMs for news and writes it. False ends the
+// One turn of the stream: waits up to kEventWaitMs for news and writes it. False ends the
 // connection (the client went away).
 bool pump(Api& api, httplib::DataSink& sink, Stream& stream) {
-  if (stream.done) return false;
+  if (stream.out.ended()) return false;
   const auto stored = [&] { return api.service.jobs().get(stream.job_id, stream.account); };
   if (!stream.greeted && stream.last_id == 0 && !api.service.events().progress(stream.job_id)) {
     const auto job = stored();
     if (job) return greet(api, sink, stream, *job);
   }
   stream.greeted = true;
-  const auto batch = api.service.events().after(stream.job_id, stream.last_id, kWaitMs);
+  const auto batch = api.service.events().after(stream.job_id, stream.last_id, kEventWaitMs);
   for (const auto& event : batch.events) {
-    if (!write(sink, stream, event_frame(event))) return false;
+    if (!stream.out.write(sink, event_frame(event))) return false;
     stream.last_id = event.id;
   }
   // Without live events (queued, or run before a restart) the stored job tells the status.
   if (!batch.known || batch.ended) {
     const auto job = stored();
-    if (!job) {  // gone meanwhile
-      stream.done = true;
-      sink.done();
-      return true;
-    }
+    if (!job) return stream.out.end(sink, "");  // gone meanwhile
     if (service::is_final(job->status)) return finish(api, sink, stream, *job);
   }
-  if (Clock::now() - stream.last_write >= kKeepAlive)
-    return write(sink, stream, ": keep-alive\n\n");
-  return true;
+  return stream.out.keep_alive(sink);
 }
 
 void stream_events(Api& api, const httplib::Request& request, httplib::Response& response) {
@@ -123,16 +94,10 @@ void stream_events(Api& api, const httplib::Request& request, httplib::Response&
   if (!job) throw not_found("job");
   stream->job_id = job->id;
   stream->base_url = api.base_url(request);
-  response.set_header("Cache-Control", "no-store");
-  response.set_header("X-Accel-Buffering", "no");  // proxies: pass each event on at once
-  response.set_chunked_content_provider(
-      "text/event-stream", [&api, stream](size_t, httplib::DataSink& sink) {
-        try {
-          return pump(api, sink, *stream);
-        } catch (const std::exception&) {
-          return false;  // e.g. the database is unreachable: the client reconnects
-        }
-      });
+  serve_event_stream(
+      response, [&api, stream](httplib::DataSink& sink) { return pump(api, sink, *stream); },
+      // E.g. the database is unreachable: the client reconnects with Last-Event-ID.
+      [](httplib::DataSink&, const std::exception&) { return false; });
 }
 
 void send_preview(Api& api, const httplib::Request& request, httplib::Response& response) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <sstream>
 
+#include "http/event_stream.h"
 #include "io/base64.h"
 #include "io/image_codec.h"
 #include "io/image_resize.h"
@@ -13,10 +14,6 @@ namespace dd::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// How long one wait for news lasts: also how often a queued job's stored status is re-read.
-constexpr int kWaitMs = 1000;
-constexpr auto kKeepAlive = std::chrono::seconds(15);
 
 struct ImageStream {
   OpenAiStreamOptions options;
@@ -28,19 +25,14 @@ struct ImageStream {
   uint64_t last_id = 0;
   int width = 0;  // the output size, read from the running job at its first partial image
   int height = 0;
-  bool done = false;
   Clock::time_point deadline;
-  Clock::time_point last_write = Clock::now();
+  EventStream out;
 };
 
 int64_t unix_seconds() { return service::now_ms() / 1000; }
 
 std::string size_text(int width, int height) {
   return std::to_string(width) + "x" + std::to_string(height);
-}
-
-std::string frame(const std::string& event, const nlohmann::json& data) {
-  return "event: " + event + "\ndata: " + data.dump() + "\n\n";
 }
 
 // The fields both event types carry. We make opaque pictures and have no quality tiers.
@@ -56,19 +48,11 @@ nlohmann::json image_event(const ImageStream& stream, const std::string& type,
           {"output_format", format}};
 }
 
-bool write(httplib::DataSink& sink, ImageStream& stream, const std::string& text) {
-  stream.last_write = Clock::now();
-  return sink.write(text.data(), text.size());
-}
-
 // Ends the stream with OpenAI's error event; the official clients raise it as an APIError.
 bool fail(httplib::DataSink& sink, ImageStream& stream, const ApiError& error) {
-  stream.done = true;
   nlohmann::json data = openai_error_body(error);
   data["type"] = "error";
-  if (!write(sink, stream, frame("error", data))) return false;
-  sink.done();
-  return true;
+  return stream.out.end(sink, sse_frame("error", data));
 }
 
 // The output size (known once the worker has resolved the job); the preview's own size until
@@ -103,7 +87,7 @@ bool send_partial(Api& api, httplib::DataSink& sink, ImageStream& stream,
   const std::string b64 = partial_image(api, stream, *event.image);
   auto data = image_event(stream, "partial_image", b64, stream.format, stream.width, stream.height);
   data["partial_image_index"] = stream.sent++;
-  return write(sink, stream, frame(data["type"].get<std::string>(), data));
+  return stream.out.write(sink, sse_frame(data["type"].get<std::string>(), data));
 }
 
 // The ended job: its image in a completed event, or why there is none in an error event.
@@ -129,10 +113,7 @@ bool finish(Api& api, httplib::DataSink& sink, ImageStream& stream, const servic
                    {"input_tokens_details", {{"image_tokens", 0}, {"text_tokens", 0}}},
                    {"output_tokens", 0},
                    {"total_tokens", 0}};
-  stream.done = true;
-  if (!write(sink, stream, frame(data["type"].get<std::string>(), data))) return false;
-  sink.done();
-  return true;
+  return stream.out.end(sink, sse_frame(data["type"].get<std::string>(), data));
 }
 
 // Past the synchronous timeout the job is cancelled, since nobody will collect its image (as
@@ -148,24 +129,23 @@ bool time_out(Api& api, httplib::DataSink& sink, ImageStream& stream) {
   return fail(sink, stream, ApiError(504, "timeout", message.str()));
 }
 
-// One turn of the stream: waits up to kWaitMs for news and writes it. False ends the
+// One turn of the stream: waits up to kEventWaitMs for news and writes it. False ends the
 // connection (the client went away).
 bool pump(Api& api, httplib::DataSink& sink, ImageStream& stream) {
-  if (stream.done) return false;
-  const auto batch = api.service.events().after(stream.job_id, stream.last_id, kWaitMs);
+  if (stream.out.ended()) return false;
+  const auto batch = api.service.events().after(stream.job_id, stream.last_id, kEventWaitMs);
   for (const auto& event : batch.events) {
     stream.last_id = event.id;
     if (event.type == "preview" && !send_partial(api, sink, stream, event)) return false;
   }
   // The stored job says how it ended (and whether a queued job was cancelled before it ran).
   if (!batch.known || batch.ended) {
-    const auto job = api.service.wait(stream.job_id, stream.account, batch.ended ? kWaitMs : 0);
+    const auto job =
+        api.service.wait(stream.job_id, stream.account, batch.ended ? kEventWaitMs : 0);
     if (service::is_final(job.status)) return finish(api, sink, stream, job);
   }
   if (Clock::now() >= stream.deadline) return time_out(api, sink, stream);
-  if (Clock::now() - stream.last_write >= kKeepAlive)
-    return write(sink, stream, ": keep-alive\n\n");
-  return true;
+  return stream.out.keep_alive(sink);
 }
 
 }  // namespace
@@ -186,17 +166,12 @@ void stream_openai_images(Api& api, const service::NewJob& job, const OpenAiStre
   stream->format = queued.spec.format;
   stream->quality = queued.spec.quality;
   stream->deadline = Clock::now() + std::chrono::milliseconds(api.options.sync_timeout_ms);
-  response.set_header("Cache-Control", "no-store");
-  response.set_header("X-Accel-Buffering", "no");  // proxies: pass each event on at once
-  response.set_chunked_content_provider(
-      "text/event-stream", [&api, stream](size_t, httplib::DataSink& sink) {
-        try {
-          return pump(api, sink, *stream);
-        } catch (const std::exception& e) {
-          // E.g. the database is unreachable: say so while the stream can still carry it.
-          if (stream->done) return false;
-          return fail(sink, *stream, ApiError(500, "internal_error", e.what()));
-        }
+  serve_event_stream(
+      response, [&api, stream](httplib::DataSink& sink) { return pump(api, sink, *stream); },
+      // E.g. the database is unreachable: say so while the stream can still carry it.
+      [stream](httplib::DataSink& sink, const std::exception& e) {
+        return !stream->out.ended() &&
+               fail(sink, *stream, ApiError(500, "internal_error", e.what()));
       });
 }
 
