@@ -1,8 +1,10 @@
 // The jobs API (seed 000, API.md section 1): POST /v0/api/images queues a job and answers at
 // once; GET /v0/api/jobs/:id shows its status history and output files; characters register a
-// LoRA that `<character-id>` in a prompt applies.
+// LoRA that `<character-id>` in a prompt applies. Extensions: `loras` by name, and `image` /
+// `mask` / `strength` for img2img and inpainting (http/jobs_inputs.h).
 #include "http/api.h"
 #include "http/dialect_fields.h"
+#include "http/jobs_inputs.h"
 #include "http/jobs_json.h"
 #include "http/json_body.h"
 #include "io/base64.h"
@@ -14,20 +16,24 @@ namespace {
 constexpr int kMaxWebhookUrl = 2000;
 constexpr int kMaxName = 200;
 
-service::JobSpec jobs_spec(const JsonBody& body, const std::string& account,
-                           service::Service& service) {
+service::JobSpec jobs_spec(Api& api, const JsonBody& body, const std::string& account,
+                           StoredInputs& stored) {
   service::JobSpec spec;
   read_fields(body, jobs_image_fields(), spec);
+  auto requested_loras = jobs_loras(body);
   // `<character-id>` references: the character's trigger phrase replaces the reference and its
   // LoRA is applied.
   service::ConditionedPrompt conditioned;
   try {
-    conditioned = service::condition_prompt(*spec.params.prompt, service.characters(), account);
+    conditioned = service::condition_prompt(*spec.params.prompt, api.service.characters(), account);
   } catch (const Error& e) {
     throw bad_parameter("prompt", e.what());  // an unknown character id, named in the message
   }
   spec.conditioned_prompt = conditioned.text;
+  // The characters' LoRAs first, then those asked for by name; the service resolves the names.
   spec.loras = conditioned.loras;
+  spec.loras.insert(spec.loras.end(), requested_loras.begin(), requested_loras.end());
+  read_jobs_image_inputs(api, body, spec, stored);
   return spec;
 }
 
@@ -37,10 +43,12 @@ void create_image_job(Api& api, const httplib::Request& request, httplib::Respon
   service::NewJob job;
   job.account_id = account;
   job.dialect = "jobs";
-  job.spec = jobs_spec(body, account, api.service);
+  StoredInputs stored;  // removed again if the job is refused
+  job.spec = jobs_spec(api, body, account, stored);
   job.webhook_url = body.string("webhookUrl", kMaxWebhookUrl).value_or("");
   job.webhook_id = body.string("webhookId", kMaxName).value_or("");
   const auto created = api.service.submit(job);
+  stored.keep();
   send_json(response,
             {{"success", true}, {"jobId", created.id}, {"transactionId", created.transaction_id}});
 }
@@ -112,6 +120,25 @@ const Fields& jobs_image_fields() {
         steps_field("steps", 150),
         sampler_field("sampler"),
         clip_skip_field("clipSkip"),
+        {.name = "loras",
+         .type = FieldType::Array,
+         .target = {},
+         .doc = "LoRAs to apply: [{\"name\": a name from GET /loras, \"weight\": -10..10, "
+                "default 1}], besides those of <character-id> references",
+         .max = 0},
+        {.name = "image",
+         .type = FieldType::String,
+         .target = {},
+         .doc = "img2img: the starting picture, base64 PNG, JPEG or WebP or a data: URL, 64..1024 "
+                "pixels a side, multiples of 8; the job runs at its size",
+         .max = -1},
+        {.name = "mask",
+         .type = FieldType::String,
+         .target = {},
+         .doc = "Inpainting: base64 mask of the image's size, white = repaint (strength then "
+                "defaults to 1); needs image",
+         .max = -1},
+        strength_field("strength"),
     };
     add_micro_fields(f, FieldCase::Camel);
     add_flux_fields(f, FieldCase::Camel);
