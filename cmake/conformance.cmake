@@ -17,39 +17,23 @@ foreach(set IN ITEMS fixtures-flux fixtures-flux-fill)
   endif()
 endforeach()
 
-# Bad input to the CLI: one clear error line and exit status 1 for each kind.
+# Script tests against the tiny fixture models, each `SCRIPT SERVER_BINARY FIXTURES_DIR`:
+#  cli_error_lines     bad input to the CLI: one clear error line and exit status 1 for each kind;
+#  openai_client       the official OpenAI client (pinned `openai`) against a real server;
+#  seed_examples       every example request of the four seed documents, sent with curl;
+#  browser_playground  the playground (GET /) in Debian's Chromium driven by the pinned Selenium,
+#                      against a server that requires a key;
+#  a1111_client        the AUTOMATIC1111 client (pinned `webuiapi`) and Open WebUI's requests,
+#                      against a server that has an API key.
 if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
-  add_test(NAME cli_error_lines
-           COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/error_lines.sh $<TARGET_FILE:diffusiond>
-                   "${DD_SHARED_DIR}/fixtures")
-endif()
-
-# The official OpenAI client (the pinned Python package `openai`) against a real `diffusiond serve`.
-if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
-  add_test(NAME openai_client
-           COMMAND ${CMAKE_SOURCE_DIR}/tests/openai_client/run.sh $<TARGET_FILE:diffusiond>
-                   "${DD_SHARED_DIR}/fixtures")
-endif()
-
-# Every example request of the four seed documents, sent with curl to a real `diffusiond serve`.
-if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
-  add_test(NAME seed_examples
-           COMMAND ${CMAKE_SOURCE_DIR}/tests/seed_examples/run.sh $<TARGET_FILE:diffusiond>
-                   "${DD_SHARED_DIR}/fixtures")
-endif()
-
-# The playground (GET /) in a real browser: Debian's Chromium driven by the pinned Selenium, against
-# a real `diffusiond serve` that requires a key.
-if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
-  add_test(NAME browser_playground
-           COMMAND ${CMAKE_SOURCE_DIR}/tests/browser/run.sh $<TARGET_FILE:diffusiond>
-                   "${DD_SHARED_DIR}/fixtures")
-endif()
-
-# The AUTOMATIC1111 API client (the pinned Python package `webuiapi`) and Open WebUI's requests
-# against a real `diffusiond serve` that has an API key.
-if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
-  add_test(NAME a1111_client
-           COMMAND ${CMAKE_SOURCE_DIR}/tests/a1111_client/run.sh $<TARGET_FILE:diffusiond>
-                   "${DD_SHARED_DIR}/fixtures")
+  foreach(script_test IN ITEMS cli_error_lines:cli/error_lines.sh openai_client:openai_client/run.sh
+                               seed_examples:seed_examples/run.sh browser_playground:browser/run.sh
+                               a1111_client:a1111_client/run.sh)
+    string(REPLACE ":" ";" parts "${script_test}")
+    list(GET parts 0 test_name)
+    list(GET parts 1 script)
+    add_test(NAME ${test_name}
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/${script} $<TARGET_FILE:diffusiond>
+                     "${DD_SHARED_DIR}/fixtures")
+  endforeach()
 endif()
