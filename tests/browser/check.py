@@ -2,7 +2,8 @@
 and its files are served without a key and forbid what they do not need; a user enters the key,
 types a prompt, clicks Generate, sees live progress and previews and the final image, publishes
 the image from the gallery and opens its public address, unpublishes and deletes; image to image
-with a painted mask; a LoRA; the keyboard alone; a phone-sized screen.
+with a painted mask, a LoRA, and image to image with a LoRA — each a job of the jobs API followed
+live through its event stream; the keyboard alone; a phone-sized screen.
 Usage: python check.py http://127.0.0.1:PORT WORK_DIR   (DD_API_KEY: the server's key;
 DD_PLAYGROUND_SCREENSHOT, DD_PLAYGROUND_PHONE_SCREENSHOT: where to save screenshots, optional)
 
@@ -144,6 +145,31 @@ def enter_key(page: Page, key: str) -> None:
     assert page.js("return localStorage.length") == 0, "something was put in local storage"
 
 
+def assert_live_progress(entries, steps, what: str) -> None:
+    """The run was a job whose progress the page saw up to the last step, with at least one
+    preview. `steps` None: whatever number the job runs (img2img runs only the part of the
+    schedule its strength asks for)."""
+    kinds = [e["type"] for e in entries]
+    assert "job" in kinds, f"{what}: no job was queued: {kinds}"
+    progress = [e for e in entries if e["type"] == "progress"]
+    assert progress, f"{what}: no progress was shown: {kinds}"
+    if steps is None:
+        steps = progress[-1]["steps"]
+    assert all(e["steps"] == steps for e in progress), f"{what}: {progress}"
+    assert progress[-1]["step"] == steps, f"{what}: progress stopped at {progress[-1]}"
+    assert any(e["type"] == "preview" for e in entries), f"{what}: no preview was shown: {kinds}"
+
+
+def load_starting_image(page: Page, work: str) -> None:
+    picture = os.path.join(work, "start.png")
+    with open(picture, "wb") as f:
+        f.write(png(64, 64))
+    if not page.el("#init-image").is_displayed():
+        page.el("#img2img summary").click()
+    page.el("#init-image").send_keys(picture)
+    page.wait("the starting image", lambda: page.el("#canvas-box").is_displayed())
+
+
 def generate_with_progress(page: Page) -> None:
     page.el("#prompt").send_keys("a red cube on a blue floor")
     page.set_field("#steps", 8)
@@ -218,12 +244,7 @@ def unpublish_and_delete(page: Page, key: str, public_url: str) -> None:
 
 
 def inpaint(page: Page, work: str) -> None:
-    picture = os.path.join(work, "start.png")
-    with open(picture, "wb") as f:
-        f.write(png(64, 64))
-    page.el("#img2img summary").click()
-    page.el("#init-image").send_keys(picture)
-    page.wait("the starting image", lambda: page.el("#canvas-box").is_displayed())
+    load_starting_image(page, work)
     canvas = page.el("#mask-canvas")
     page.js("arguments[0].scrollIntoView({block: 'center'})", canvas)
     ActionChains(page.driver).move_to_element(canvas).click_and_hold().move_by_offset(
@@ -234,19 +255,33 @@ def inpaint(page: Page, work: str) -> None:
     entries = page.generate_and_wait()
     done = [e for e in entries if e["type"] == "done"]
     assert done and done[0]["images"] == 1, entries
-    assert page.el("#results img").get_attribute("src").startswith("data:image/png;base64,")
+    assert_live_progress(entries, 4, "inpainting")
+    assert [e["what"] for e in entries if e["type"] == "job"] == ["inpainting"], entries
+    assert page.el("#results img").get_attribute("src").startswith("blob:")
     page.el("#init-remove").click()
     Select(page.el("#model")).select_by_value("")
-    print("ok inpainting with a painted mask")
+    print("ok inpainting with a painted mask, with live progress")
 
 
-def with_lora(page: Page) -> None:
+def with_lora(page: Page, work: str) -> None:
     page.el("#lora-list input[type=checkbox]").click()
     page.set_field("#steps", 2)
     entries = page.generate_and_wait()
     assert any(e["type"] == "done" and e["images"] == 1 for e in entries), entries
+    assert_live_progress(entries, 2, "LoRA")
+    assert [e["what"] for e in entries if e["type"] == "job"] == ["with LoRAs"], entries
+    print("ok LoRA, with live progress")
+
+    # A LoRA and a starting image together: image to image (no mask) with the LoRA.
+    load_starting_image(page, work)
+    page.set_field("#steps", 8)
+    entries = page.generate_and_wait()
+    assert any(e["type"] == "done" and e["images"] == 1 for e in entries), entries
+    assert_live_progress(entries, None, "image to image with a LoRA")
+    assert [e["what"] for e in entries if e["type"] == "job"] == ["image to image"], entries
+    page.el("#init-remove").click()
     page.el("#lora-list input[type=checkbox]").click()
-    print("ok LoRA")
+    print("ok image to image with a LoRA, with live progress")
 
 
 def keyboard_only(page: Page) -> None:
@@ -327,7 +362,7 @@ def main() -> int:
             driver.set_window_size(1280, 1000)
         unpublish_and_delete(page, key, url)
         inpaint(page, work)
-        with_lora(page)
+        with_lora(page, work)
         keyboard_only(page)
         phone_sized(page)
         no_console_errors(driver)

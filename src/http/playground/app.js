@@ -1,11 +1,8 @@
 // The playground page: the key, the lists of what can be named (models, samplers, LoRAs), and
-// the generator. Which API a generation goes through depends on what it asks for, since each
-// dialect serves part of it (API.md):
-//  - text to image: the jobs API (POST /v0/api/images), followed live through its event stream
-//    (GET /v0/api/jobs/:id/events: step, ETA, previews, then the job with its files);
-//  - with LoRAs: /sd, which names LoRAs with weights (synchronous, one image per request);
-//  - from a starting image (and a painted mask): the generation API
-//    (POST /api/v1/images/generation), synchronous.
+// the generator. Every generation goes through the jobs API (POST /v0/api/images) — text to
+// image, with LoRAs (`loras`), from a starting image (`image`, `strength`) and with a painted
+// mask (`mask`) alike — and is followed live through the job's event stream
+// (GET /v0/api/jobs/:id/events: step, ETA, previews, then the job with its files).
 // What the page saw of a job's progress is kept in window.ddProgressLog (for tests and for
 // anyone curious), so nobody has to race the display to know what happened.
 
@@ -130,10 +127,10 @@ function showResult(url, alt) {
 const number = (id) => ($(id).value.trim() === "" ? undefined : Number($(id).value));
 
 function chosenLoras() {
-  const loras = {};
-  for (const box of $("lora-list").querySelectorAll("input[type=checkbox]:checked"))
-    loras[box.dataset.lora] = Number($(box.id.replace("lora-", "lora-weight-")).value);
-  return loras;
+  return [...$("lora-list").querySelectorAll("input[type=checkbox]:checked")].map((box) => ({
+    name: box.dataset.lora,
+    weight: Number($(box.id.replace("lora-", "lora-weight-")).value),
+  }));
 }
 
 function readForm() {
@@ -159,14 +156,34 @@ function readForm() {
 const compact = (object) =>
   Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined && v !== ""));
 
-async function viaJobs(form, signal) {
-  const created = await callJson("/v0/api/images", { method: "POST", signal, body: compact({
+// The jobs API's request for the form. With a starting image the job runs at the picture's size
+// (drawn at the form's size, or its own), so width and height are left to it; a painted mask
+// repaints its part from scratch (the server's default strength for a mask is 1).
+function jobRequest(form) {
+  const body = {
     prompt: form.prompt, negativePrompt: form.negative, model: form.model, sampler: form.sampler,
     steps: form.steps, guidanceScale: form.guidance, width: form.width, height: form.height,
-    seed: form.seed, samples: form.count }) });
+    seed: form.seed, samples: form.count,
+    loras: form.loras.length > 0 ? form.loras : undefined,
+  };
+  let what = form.loras.length > 0 ? "with LoRAs" : "text to image";
+  if (mask.loaded) {
+    const [width, height] = mask.sizeFor(form.width, form.height);
+    mask.layout(width, height);
+    const masked = mask.maskBase64();
+    Object.assign(body, { width: undefined, height: undefined, image: mask.imageBase64(),
+      mask: masked ?? undefined, strength: masked ? undefined : Number($("strength").value) });
+    what = masked ? "inpainting" : "image to image";
+  }
+  return { body: compact(body), what };
+}
+
+async function viaJobs(form, signal) {
+  const { body, what } = jobRequest(form);
+  const created = await callJson("/v0/api/images", { method: "POST", signal, body });
   running.jobId = created.jobId;
-  log({ type: "job", jobId: created.jobId });
-  say("Queued…");
+  log({ type: "job", jobId: created.jobId, what });
+  say(`Queued (${what})…`);
   let job = null;
   const onEvent = ({ event, data }) => {
     const body = data ? JSON.parse(data) : {};
@@ -206,33 +223,6 @@ async function pollJob(path, signal) {
   }
 }
 
-async function viaSd(form, signal) {
-  for (let i = 0; i < form.count; i++) {
-    say(`Generating image ${i + 1} of ${form.count} (with LoRAs; no live progress on this path)…`);
-    const response = await call("/sd", { method: "POST", signal, body: compact({
-      prompt: form.prompt, negative_prompt: form.negative, model: form.model,
-      sampler: form.sampler, steps: form.steps, cfg_scale: form.guidance, width: form.width,
-      height: form.height, seed: form.seed === undefined ? undefined : form.seed + i,
-      loras: form.loras }) });
-    showResult(URL.createObjectURL(await response.blob()), form.prompt);
-  }
-  return form.count;
-}
-
-async function viaImage(form, signal) {
-  const [width, height] = mask.sizeFor(form.width, form.height);
-  mask.layout(width, height);
-  const masked = mask.maskBase64();
-  say(masked ? "Inpainting… (no live progress on this path)" : "Image to image… (no live progress on this path)");
-  const answer = await callJson("/api/v1/images/generation", { method: "POST", signal,
-    body: compact({ prompt: form.prompt, negative_prompt: form.negative, model: form.model,
-      sampler: form.sampler, num_steps: form.steps, guidance_scale: form.guidance,
-      seed: form.seed, n: form.count, image: mask.imageBase64(), mask: masked ?? undefined,
-      strength: masked ? undefined : Number($("strength").value) }) });
-  for (const item of answer.data) showResult("data:image/png;base64," + item.b64_json, form.prompt);
-  return answer.data.length;
-}
-
 async function generate() {
   if (running) return;
   $("error").textContent = "";
@@ -242,11 +232,6 @@ async function generate() {
   } catch (error) {
     fail(error.message);
     $("prompt").focus();
-    return;
-  }
-  const withLoras = Object.keys(form.loras).length > 0;
-  if (withLoras && mask.loaded) {
-    fail("LoRAs cannot be combined with a starting image: no API of this server takes both.");
     return;
   }
   running = { controller: new AbortController(), jobId: null };
@@ -260,8 +245,7 @@ async function generate() {
   $("cancel").disabled = false;
   log({ type: "submit", prompt: form.prompt });
   try {
-    const made = mask.loaded ? await viaImage(form, signal)
-      : withLoras ? await viaSd(form, signal) : await viaJobs(form, signal);
+    const made = await viaJobs(form, signal);
     say(`Done: ${made} image${made === 1 ? "" : "s"}.`);
     $("progress").value = $("progress").max;
     log({ type: "done", images: made });

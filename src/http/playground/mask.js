@@ -27,15 +27,18 @@ export class MaskEditor {
     return this.picture !== null;
   }
 
+  // A new picture starts with a clear mask: one painted over another picture means nothing here.
   async load(file) {
     const bitmap = await createImageBitmap(file);
     this.picture = bitmap;
+    this.eraseMask();
     this.box.hidden = false;
     this.tools.hidden = false;
   }
 
   remove() {
     this.picture = null;
+    this.eraseMask();
     this.box.hidden = true;
     this.tools.hidden = true;
     this.say("");
@@ -117,8 +120,12 @@ export class MaskEditor {
     this.last = null;
   }
 
-  clear() {
+  eraseMask() {
     this.mask.getContext("2d").clearRect(0, 0, this.mask.width, this.mask.height);
+  }
+
+  clear() {
+    this.eraseMask();
     this.say("Mask cleared: the whole image is used as a starting point.");
   }
 
