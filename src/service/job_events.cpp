@@ -34,11 +34,16 @@ uint64_t JobEvents::publish(const std::string& job_id, const std::string& type, 
     event.data = std::move(data);
     event.image = std::move(image);
     fold_into(log.progress, event);
-    if (event.image && ++log.images > kMaxPreviewImages) {
+    if (event.image) {
+      ++log.images;
+      log.image_bytes += event.image->size();
+    }
+    if (log.images > kMaxPreviewImages) {
       // Only the latest previews keep their bytes: a long job with frequent previews must not
       // hold every one of them.
       for (auto& old : log.events)
         if (old.image) {
+          log.image_bytes -= old.image->size();
           old.image.reset();
           --log.images;
           break;
@@ -58,14 +63,19 @@ void JobEvents::end(const std::string& job_id) {
     if (log.progress.ended) return;
     log.progress.ended = true;
     finished_.push_back(job_id);
+    finished_image_bytes_ += log.image_bytes;
     forget_old_finished();
   }
   changed_.notify_all();
 }
 
 void JobEvents::forget_old_finished() {
-  while (finished_.size() > kKeptFinished) {
-    logs_.erase(finished_.front());
+  // The newest finished job is kept whatever its size, for the readers still following it.
+  while (finished_.size() > kKeptFinished ||
+         (finished_.size() > 1 && finished_image_bytes_ > kFinishedImageBytes)) {
+    const auto oldest = logs_.find(finished_.front());
+    finished_image_bytes_ -= oldest->second.image_bytes;
+    logs_.erase(oldest);
     finished_.pop_front();
   }
 }

@@ -8,7 +8,8 @@
 //
 // What is kept is bounded: every event of a job while it runs (the image bytes of its last
 // kMaxPreviewImages previews only) and, after it ends, the events of the last kKeptFinished
-// finished jobs. After a restart nothing is kept: readers fall back on the stored job.
+// finished jobs, fewer when their previews would hold more than kFinishedImageBytes. After a
+// restart nothing is kept: readers fall back on the stored job.
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -47,6 +48,7 @@ class JobEvents {
  public:
   static constexpr size_t kMaxPreviewImages = 16;
   static constexpr size_t kKeptFinished = 64;
+  static constexpr size_t kFinishedImageBytes = size_t(64) << 20;
 
   // Appends an event to the job's list (created on first use) and wakes its readers; returns
   // its id.
@@ -70,7 +72,8 @@ class JobEvents {
   struct Log {
     std::vector<JobEvent> events;
     LiveProgress progress;
-    size_t images = 0;
+    size_t images = 0;       // previews that still hold their bytes
+    size_t image_bytes = 0;  // and those bytes
   };
   void forget_old_finished();  // caller holds mutex_
 
@@ -78,6 +81,7 @@ class JobEvents {
   mutable std::condition_variable changed_;
   std::map<std::string, Log> logs_;
   std::deque<std::string> finished_;  // oldest first
+  size_t finished_image_bytes_ = 0;   // held by the finished jobs' previews
 };
 
 }  // namespace dd::service

@@ -70,5 +70,25 @@ TEST(JobEvents, ForgetsTheOldestFinishedJobs) {
   EXPECT_TRUE(events.progress("job1")->ended);
 }
 
+TEST(JobEvents, KeepsFewerFinishedJobsWhenTheirPreviewsAreLarge) {
+  JobEvents events;
+  // Each job holds a quarter of the budget in previews: four fit, a fifth pushes out the first.
+  const auto quarter = std::make_shared<const std::string>(JobEvents::kFinishedImageBytes / 4, 'x');
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "job" + std::to_string(i);
+    events.publish(id, "preview", {{"step", 1}}, quarter);
+    events.end(id);
+  }
+  EXPECT_FALSE(events.progress("job0"));
+  EXPECT_TRUE(events.progress("job1"));
+  EXPECT_TRUE(events.progress("job4"));
+  // A single job larger than the whole budget is still kept while it is the newest.
+  const auto huge = std::make_shared<const std::string>(JobEvents::kFinishedImageBytes + 1, 'x');
+  events.publish("huge", "preview", {{"step", 1}}, huge);
+  events.end("huge");
+  EXPECT_TRUE(events.progress("huge"));
+  EXPECT_FALSE(events.progress("job4"));
+}
+
 }  // namespace
 }  // namespace dd::service
