@@ -191,7 +191,13 @@ A1111Fields img2img_rows() {
 }
 
 std::string value_text(const json& value) {
-  return value.is_string() ? "\"" + value.get<std::string>() + "\"" : value.dump();
+  if (!value.is_string()) return value.dump();
+  // Appended piece by piece: GCC 12 misreads `"\"" + text + "\""` as a huge memcpy here
+  // (-Wstringop-overflow).
+  std::string quoted = "\"";
+  quoted += value.get_ref<const std::string&>();
+  quoted += '"';
+  return quoted;
 }
 
 }  // namespace
