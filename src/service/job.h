@@ -55,6 +55,11 @@ struct OutputFile {
   double inference_seconds = 0;
 };
 
+// A job's output records as stored (a JSON array), and back; a malformed array is a dd::Error
+// naming the job.
+nlohmann::json outputs_to_json(const std::vector<OutputFile>& outputs);
+std::vector<OutputFile> outputs_from_json(const nlohmann::json& json, const std::string& job_id);
+
 struct StatusChange {
   std::string id;
   JobStatus status = JobStatus::Created;

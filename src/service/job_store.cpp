@@ -59,39 +59,6 @@ nlohmann::json parse_stored(const std::string& text, const std::string& job_id,
   }
 }
 
-nlohmann::json outputs_to_json(const std::vector<OutputFile>& outputs) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& file : outputs)
-    out.push_back({{"name", file.name},
-                   {"path", file.path},
-                   {"created_ms", file.created_ms},
-                   {"size", file.size},
-                   {"image_id", file.image_id},
-                   {"seed", file.seed},
-                   {"inference_seconds", file.inference_seconds}});
-  return out;
-}
-
-std::vector<OutputFile> outputs_from_json(const nlohmann::json& json, const std::string& job_id) {
-  std::vector<OutputFile> outputs;
-  try {
-    for (const auto& item : json) {
-      OutputFile file;
-      file.name = item.at("name").get<std::string>();
-      file.path = item.at("path").get<std::string>();
-      file.created_ms = item.at("created_ms").get<int64_t>();
-      file.size = item.at("size").get<int64_t>();
-      file.image_id = item.at("image_id").get<std::string>();
-      file.seed = item.at("seed").get<int64_t>();
-      file.inference_seconds = item.at("inference_seconds").get<double>();
-      outputs.push_back(std::move(file));
-    }
-  } catch (const nlohmann::json::exception&) {
-    throw Error("database: job " + job_id + " has corrupt output records");
-  }
-  return outputs;
-}
-
 JobStatus status_from_column(const std::string& text, const std::string& job_id) {
   const auto status = parse_status(text);
   if (!status) throw Error("database: job " + job_id + " has unknown status '" + text + "'");
