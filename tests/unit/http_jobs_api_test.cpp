@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include "http_test_server.h"
@@ -91,13 +90,7 @@ TEST(JobsApi, CancelStopsARunningJob) {
 TEST(JobsApi, CharactersApplyTheirLora) {
   DD_REQUIRE_FIXTURES();
   TestServer server;
-  std::ifstream in(test::fixtures().resolve("models/lora/sd15-tiny-lora.safetensors"),
-                   std::ios::binary);
-  const std::string lora((std::istreambuf_iterator<char>(in)), {});
-  const auto character = server.post("/v0/api/characters", {{"name", "Ada"},
-                                                            {"class", "person"},
-                                                            {"triggerWord", "ada"},
-                                                            {"lora", io::base64_encode(lora)}});
+  const auto character = server.add_tiny_character("Ada", "person", "ada");
   ASSERT_EQ(character.status, 200) << character.body;
   const std::string id = character.json["character"]["id"];
   for (const char* field : {"id", "name", "class", "triggerWord", "created"})

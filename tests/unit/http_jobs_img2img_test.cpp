@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "http_test_server.h"
@@ -127,13 +126,7 @@ TEST(JobsApiExtensions, LorasChangeTheImageAsOnTheSdDialect) {
 TEST(JobsApiExtensions, LorasGoBesideACharactersLora) {
   DD_REQUIRE_FIXTURES();
   TestServer server;
-  std::ifstream in(test::fixtures().resolve("models/lora/sd15-tiny-lora.safetensors"),
-                   std::ios::binary);
-  const std::string lora((std::istreambuf_iterator<char>(in)), {});
-  const auto character = server.post("/v0/api/characters", {{"name", "Ada"},
-                                                            {"class", "person"},
-                                                            {"triggerWord", "ada"},
-                                                            {"lora", io::base64_encode(lora)}});
+  const auto character = server.add_tiny_character("Ada", "person", "ada");
   ASSERT_EQ(character.status, 200) << character.body;
   const std::string id = character.json["character"]["id"];
   auto body = kBase;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "io/base64.h"
 #include "service/crypto.h"
 #include "test_support.h"
 
@@ -125,6 +126,21 @@ TestServer::Reply TestServer::post_raw(const std::string& path, const std::strin
                                        const std::string& key) const {
   auto c = client();
   return to_reply(c.Post(path.c_str(), auth(key), body, content_type.c_str()));
+}
+
+TestServer::Reply TestServer::add_tiny_character(const std::string& name,
+                                                 const std::string& class_name,
+                                                 const std::string& trigger_word,
+                                                 const std::string& key) const {
+  std::ifstream in(test::fixtures().resolve("models/lora/sd15-tiny-lora.safetensors"),
+                   std::ios::binary);
+  const std::string lora((std::istreambuf_iterator<char>(in)), {});
+  return post("/v0/api/characters",
+              {{"name", name},
+               {"class", class_name},
+               {"triggerWord", trigger_word},
+               {"lora", io::base64_encode(lora)}},
+              key);
 }
 
 TestServer::Reply TestServer::get(const std::string& path, const std::string& key) const {

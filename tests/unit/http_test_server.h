@@ -57,6 +57,9 @@ class TestServer {
                  const std::string& key = "") const;
   Reply get(const std::string& path, const std::string& key = "") const;
   Reply del(const std::string& path, const std::string& key = "") const;
+  // POST /v0/api/characters with the tiny fixture LoRA.
+  Reply add_tiny_character(const std::string& name, const std::string& class_name,
+                           const std::string& trigger_word, const std::string& key = "") const;
   // Polls GET /v0/api/jobs/:id until the job ends; its `job` object (or the error reply's body).
   nlohmann::json wait_for_job(const std::string& id, const std::string& key = "",
                               int timeout_s = 60) const;
