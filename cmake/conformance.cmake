@@ -24,11 +24,15 @@ endforeach()
 #  browser_playground  the playground (GET /) in Debian's Chromium driven by the pinned Selenium,
 #                      against a server that requires a key;
 #  a1111_client        the AUTOMATIC1111 client (pinned `webuiapi`) and Open WebUI's requests,
-#                      against a server that has an API key.
+#                      against a server that has an API key;
+#  multinode_postgres  a throwaway PostgreSQL, one `serve --no-worker` API node and three
+#                      `worker`s: a worker killed mid-job (its lease expires, the job runs once
+#                      elsewhere), PostgreSQL restarted mid-run (503, then recovery), a soak.
 if(EXISTS "${DD_SHARED_DIR}/fixtures/manifest.json")
   foreach(script_test IN ITEMS cli_error_lines:cli/error_lines.sh openai_client:openai_client/run.sh
                                seed_examples:seed_examples/run.sh browser_playground:browser/run.sh
-                               a1111_client:a1111_client/run.sh)
+                               a1111_client:a1111_client/run.sh
+                               multinode_postgres:multinode/run.sh)
     string(REPLACE ":" ";" parts "${script_test}")
     list(GET parts 0 test_name)
     list(GET parts 1 script)
