@@ -13,6 +13,7 @@
 #include "cli/runtime_tuning.h"
 #include "cli/serve_command.h"
 #include "cli/train_command.h"
+#include "cli/worker_command.h"
 #include "util/error.h"
 
 namespace dd::cli {
@@ -29,6 +30,7 @@ int run(int argc, char** argv) {
   add_conformance_command(app, exit_code);
   add_serve_command(app, exit_code);
   add_keys_command(app, exit_code);
+  add_worker_command(app, exit_code);
   add_bench_command(app, exit_code);
   add_evaluate_command(app, exit_code);
   add_train_command(app, exit_code);

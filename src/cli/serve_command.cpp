@@ -11,8 +11,8 @@
 #include <memory>
 #include <thread>
 
-#include "cli/compute_options.h"
 #include "cli/model_choice.h"
+#include "cli/service_options.h"
 #include "http/server.h"
 #include "service/accounts.h"
 #include "service/service.h"
@@ -22,11 +22,10 @@ namespace dd::cli {
 namespace {
 
 struct ServeArgs {
-  service::ServiceOptions service;
+  ServiceArgs node;
   http::HttpOptions http;
   int max_body_mb = 20;
-  double memory_budget_gb = 16;
-  ComputeOptions compute;
+  bool no_worker = false;
 };
 
 http::HttpServer* g_server = nullptr;
@@ -98,14 +97,12 @@ class RescanOnHangup {
 
 void run_serve(ServeArgs& args) {
   args.http.max_body_bytes = static_cast<size_t>(args.max_body_mb) << 20;
-  args.service.memory_budget_bytes = static_cast<size_t>(args.memory_budget_gb * (1ull << 30));
-  const ComputeTarget target = resolve_compute(args.compute);
-  args.service.dtype = target.dtype;
-  args.service.device = target.device;
-  // The built-in model, when present, answers requests that name no model.
-  if (args.service.default_model.empty() && has_builtin_model(args.service.models_dir))
-    args.service.default_model = kBuiltinModelId;
-  service::Service service(args.service, http::webhook_body(args.http, args.service));
+  if (args.no_worker && args.node.service.database.empty())
+    throw Error("serve: --no-worker needs --database (a queue shared with `diffusiond worker`)");
+  args.node.service.run_worker = !args.no_worker;
+  finish_service_options(args.node);
+  const auto& options = args.node.service;
+  service::Service service(options, http::webhook_body(args.http, options));
   http::HttpServer server(service, args.http);
   service.start();
   g_server = &server;
@@ -113,7 +110,7 @@ void run_serve(ServeArgs& args) {
   std::signal(SIGTERM, stop_on_signal);
   const RescanOnHangup rescan_on_hangup(service.models());
   std::cerr << "diffusiond: serving " << service.models().list().size() << " model(s) from "
-            << args.service.models_dir << " on http://" << args.http.host << ":" << args.http.port
+            << options.models_dir << " on http://" << args.http.host << ":" << args.http.port
             << (service.accounts().any_keys() ? " (API keys required)" : " (local mode, no keys)")
             << std::endl;
   server.listen();
@@ -125,38 +122,22 @@ void run_serve(ServeArgs& args) {
 
 void add_serve_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ServeArgs>();
-  args->service.models_dir = builtin_models_dir();
+  args->node.service.models_dir = builtin_models_dir();
   auto* cmd = app.add_subcommand("serve", "Serve the HTTP APIs of ../shared/API.md");
   cmd->add_option("--host", args->http.host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", args->http.port, "Port")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--models-dir", args->service.models_dir,
-                  "Checkpoints (.safetensors) and diffusers folders, with optional NAME.json "
-                  "sidecars; loras/ for LoRAs")
-      ->capture_default_str();
-  cmd->add_option("--data-dir", args->service.data_dir, "Database, images and uploads")
-      ->capture_default_str();
-  cmd->add_option("--default-model", args->service.default_model,
-                  "Model id or alias used when a request names none (default: diffusiond-scenes "
-                  "when present, else the first model that can make images from text)");
-  cmd->add_option("--preview-every", args->service.preview_every,
-                  "Steps between a running job's previews in its progress events (0: about four "
-                  "per job; -1: none)")
-      ->capture_default_str()
-      ->check(CLI::Range(-1, 1000));
-  cmd->add_option("--max-queue", args->service.max_queue, "Queued jobs before answering 429")
+  add_service_options(cmd, args->node);
+  cmd->add_flag("--no-worker", args->no_worker,
+                "With --database: serve the APIs only, loading no model; `diffusiond worker` "
+                "nodes run the jobs");
+  cmd->add_option("--max-queue", args->node.service.max_queue, "Queued jobs before answering 429")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--max-body-mb", args->max_body_mb, "Largest request body")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
-  cmd->add_option("--memory-budget-gb", args->memory_budget_gb,
-                  "Loaded models are unloaded least-recently-used above this")
-      ->capture_default_str();
-  add_compute_options(cmd, args->compute);
-  cmd->add_flag("--allow-private-webhooks", args->service.allow_private_webhooks,
-                "Allow webhook URLs on loopback/private addresses (tests)");
   cmd->add_flag("--insecure-no-auth", args->http.insecure_no_auth,
                 "Serve a non-loopback address without API keys");
   cmd->add_option("--cors-origin", args->http.cors_origins,
@@ -174,12 +155,15 @@ void add_serve_command(CLI::App& app, int& exit_code) {
 
 void add_keys_command(CLI::App& app, int& exit_code) {
   auto data_dir = std::make_shared<std::string>("data");
+  auto database = std::make_shared<std::string>();
   auto name = std::make_shared<std::string>();
   auto target = std::make_shared<std::string>();
   auto* keys = app.add_subcommand("keys", "Manage API keys (stored hashed in DATA_DIR)");
   keys->require_subcommand(1);
   keys->add_option("--data-dir", *data_dir, "The server's data directory")->capture_default_str();
-  auto open = [data_dir] {
+  add_database_option(keys, *database);
+  auto open = [data_dir, database] {
+    if (!database->empty()) return std::make_unique<service::Database>(*database);
     std::filesystem::create_directories(*data_dir);
     return std::make_unique<service::Database>(
         (std::filesystem::path(*data_dir) / "diffusiond.db").string());

@@ -100,6 +100,11 @@ httplib::Server::Handler guarded(Handler handler, ErrorStyle style) {
     } catch (const service::QueueFull& e) {
       response.set_header("Retry-After", "5");
       send_error(response, ApiError(429, "queue_full", e.what()), style);
+    } catch (const service::DatabaseUnavailable& e) {
+      // PostgreSQL is restarting or unreachable: nothing was changed, and the node reconnects
+      // by itself, so the client should simply try again shortly.
+      response.set_header("Retry-After", "5");
+      send_error(response, ApiError(503, "database_unavailable", e.what()), style);
     } catch (const Error& e) {
       send_error(response, ApiError(400, "invalid_request", e.what()), style);
     } catch (const std::exception& e) {

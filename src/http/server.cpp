@@ -21,7 +21,13 @@ bool is_loopback_host(const std::string& host) {
 
 service::Service::WebhookBody webhook_body(const HttpOptions& options,
                                            const service::ServiceOptions& service) {
-  const std::string base = "http://" + options.host + ":" + std::to_string(options.port);
+  return webhook_body("http://" + options.host + ":" + std::to_string(options.port), service);
+}
+
+service::Service::WebhookBody webhook_body(const std::string& base_url,
+                                           const service::ServiceOptions& service) {
+  std::string base = base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
   return [base, models_dir = service.models_dir,
           data_dir = service.data_dir](const service::Job& job) {
     const auto body =

@@ -34,6 +34,10 @@ class HttpServer {
 // with it.
 service::Service::WebhookBody webhook_body(const HttpOptions& options,
                                            const service::ServiceOptions& service);
+// The same, with file URLs under `base_url` (a worker, which serves no HTTP itself, names the API
+// nodes' address).
+service::Service::WebhookBody webhook_body(const std::string& base_url,
+                                           const service::ServiceOptions& service);
 
 // Loopback addresses: the only ones where anonymous (key-less) mode is allowed.
 bool is_loopback_host(const std::string& host);

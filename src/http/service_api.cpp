@@ -86,7 +86,11 @@ nlohmann::json readiness(service::Service& service) {
     problems.push_back("no model can serve text-to-image" +
                        (models.empty() ? std::string(" (the models directory holds none)")
                                        : " (" + unusable + ")"));
-  if (!service.worker().running()) problems.push_back("the worker is not running");
+  const int64_t workers = service.live_workers();
+  if (workers == 0)
+    problems.push_back(service.shared_database() ? "no worker is alive (none has sent a heartbeat "
+                                                   "within its lease)"
+                                                 : "the worker is not running");
   const int64_t queued = service.jobs().queued_count();
   if (queued >= service.options().max_queue) problems.push_back("the queue is full");
   return {{"status", problems.empty() ? "ready" : "unavailable"},
@@ -94,6 +98,7 @@ nlohmann::json readiness(service::Service& service) {
           {"default_model_loaded", model && model->loaded},
           {"models_loaded", service.models().loaded_count()},
           {"queue_depth", queued},
+          {"workers", workers},
           {"max_queue", service.options().max_queue},
           {"problems", problems}};
 }

@@ -2,27 +2,29 @@
 
 #include "service/crypto.h"
 #include "service/job.h"  // now_ms
+#include "service/schema_migrations.h"
 #include "util/error.h"
 
 namespace dd::service {
 
 namespace {
 
-const char* const kSchema = R"sql(
+const std::vector<Migration> kMigrations = {
+    {1, "accounts, keys, default models and webhook secrets", R"sql(
 CREATE TABLE IF NOT EXISTS accounts (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
-  created_ms INTEGER NOT NULL
+  created_ms BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_keys (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq {serial_key},
   id TEXT NOT NULL UNIQUE,
   account_id TEXT NOT NULL REFERENCES accounts(id),
   name TEXT NOT NULL,
   key_hash TEXT NOT NULL UNIQUE,
   prefix TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  revoked_ms INTEGER
+  created_ms BIGINT NOT NULL,
+  revoked_ms BIGINT
 );
 CREATE TABLE IF NOT EXISTS account_default_models (
   account_id TEXT PRIMARY KEY,
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS webhook_secrets (
   account_id TEXT PRIMARY KEY,
   secret TEXT NOT NULL
 );
-)sql";
+)sql"},
+};
 
 constexpr const char* kKeyPrefix = "dd_";
 constexpr size_t kKeyRandomBytes = 20;    // 40 hex digits, 160 bits
@@ -64,7 +67,7 @@ std::string find_or_create_account(Database& db, const std::string& name) {
 
 }  // namespace
 
-Accounts::Accounts(Database& db) : db_(db) { db_.exec(kSchema); }
+Accounts::Accounts(Database& db) : db_(db) { apply_migrations(db_, "accounts", kMigrations); }
 
 Accounts::CreatedKey Accounts::create_key(const std::string& name) {
   validate_name(name);

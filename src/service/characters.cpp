@@ -8,6 +8,7 @@
 
 #include "pipeline/lora.h"
 #include "service/crypto.h"
+#include "service/schema_migrations.h"
 #include "util/error.h"
 
 namespace dd::service {
@@ -16,18 +17,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* const kSchema = R"sql(
+const std::vector<Migration> kMigrations = {
+    {1, "characters", R"sql(
 CREATE TABLE IF NOT EXISTS characters (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq {serial_key},
   id TEXT NOT NULL UNIQUE,
   account_id TEXT NOT NULL,
   name TEXT NOT NULL,
   class_name TEXT NOT NULL,
   trigger_word TEXT NOT NULL,
-  created_ms INTEGER NOT NULL
+  created_ms BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS characters_by_account ON characters(account_id, seq);
-)sql";
+)sql"},
+};
 
 const char* const kColumns = "id, account_id, name, class_name, trigger_word, created_ms";
 constexpr size_t kMaxFieldLength = 100;
@@ -87,7 +90,7 @@ Characters::Characters(Database& db, std::string data_dir)
   std::error_code error;
   fs::create_directories(fs::path(data_dir_) / "loras", error);
   if (error) throw Error("characters: cannot create " + data_dir_ + "/loras: " + error.message());
-  db_.exec(kSchema);
+  apply_migrations(db_, "characters", kMigrations);
 }
 
 std::string Characters::lora_path(const std::string& id) const {

@@ -1,47 +1,33 @@
 #include "service/database.h"
 
-#include "util/error.h"
-
 namespace dd::service {
 
 namespace {
 
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  throw Error("database: " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
 }
 
 }  // namespace
 
-Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
-    fail(db, "cannot prepare '" + sql + "'");
-}
-
-Statement::~Statement() { sqlite3_finalize(stmt_); }
-
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
-  other.stmt_ = nullptr;
-}
-
 Statement& Statement::bind(int index, const std::string& value) {
-  if (sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
-                        SQLITE_TRANSIENT) != SQLITE_OK)
-    fail(db_, "bind");
+  backend_->bind_text(index, value);
   return *this;
 }
 
 Statement& Statement::bind(int index, int64_t value) {
-  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) fail(db_, "bind");
+  backend_->bind_integer(index, value);
   return *this;
 }
 
 Statement& Statement::bind(int index, double value) {
-  if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) fail(db_, "bind");
+  backend_->bind_real(index, value);
   return *this;
 }
 
 Statement& Statement::bind_null(int index) {
-  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) fail(db_, "bind");
+  backend_->bind_null(index);
   return *this;
 }
 
@@ -49,74 +35,53 @@ Statement& Statement::bind_optional(int index, const std::optional<std::string>&
   return value ? bind(index, *value) : bind_null(index);
 }
 
-bool Statement::step() {
-  const int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  fail(db_, "step");
-}
-
 void Statement::run() {
   while (step()) {
   }
 }
 
-void Statement::reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
+bool Database::is_postgres_url(const std::string& text) {
+  return text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0;
 }
 
-std::string Statement::text(int column) const {
-  const auto* data = sqlite3_column_text(stmt_, column);
-  const int size = sqlite3_column_bytes(stmt_, column);
-  return data ? std::string(reinterpret_cast<const char*>(data), size) : std::string();
-}
+Database::Database(const std::string& path_or_url)
+    : backend_(is_postgres_url(path_or_url) ? open_pg_backend(path_or_url)
+                                            : open_sqlite_backend(path_or_url)) {}
 
-int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
-double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
-bool Statement::is_null(int column) const {
-  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
-}
-
-Database::Database(const std::string& path) : path_(path) {
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
-    const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    throw Error("database: cannot open " + path + ": " + message);
-  }
-  sqlite3_busy_timeout(db_, 5000);
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable across process crashes
-  exec("PRAGMA foreign_keys=ON");
-}
-
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() = default;
 
 void Database::exec(const std::string& sql) {
   auto guard = lock();
-  char* message = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    const std::string text = message ? message : "unknown error";
-    sqlite3_free(message);
-    throw Error("database: " + text + " in '" + sql + "'");
-  }
+  backend_->exec(sql);
 }
 
-Statement Database::prepare(const std::string& sql) { return Statement(db_, sql); }
+Statement Database::prepare(const std::string& sql) { return Statement(backend_->prepare(sql)); }
 
 void Database::transaction(const std::function<void()>& body) {
   auto guard = lock();
-  exec("BEGIN IMMEDIATE");
-  try {
-    body();
-    exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  backend_->transaction(body);
 }
 
-int64_t Database::changes() const { return sqlite3_changes(db_); }
+int64_t Database::changes() const { return backend_->changes(); }
+
+void Database::exclusive(const std::string& name) {
+  if (dialect() != SqlDialect::Postgres) return;
+  prepare("SELECT pg_advisory_xact_lock(hashtext(?1))").bind(1, "diffusiond:" + name).run();
+}
+
+void Database::notify(const std::string& channel) {
+  if (dialect() != SqlDialect::Postgres) return;
+  prepare("SELECT pg_notify(?1, '')").bind(1, channel).run();
+}
+
+std::string Database::ddl(const std::string& neutral) const {
+  std::string sql = neutral;
+  const bool pg = dialect() == SqlDialect::Postgres;
+  replace_all(sql, "{serial_key}",
+              pg ? "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+                 : "INTEGER PRIMARY KEY AUTOINCREMENT");
+  replace_all(sql, "{rowid}", pg ? "rowid BIGINT GENERATED BY DEFAULT AS IDENTITY," : "");
+  return sql;
+}
 
 }  // namespace dd::service

@@ -14,6 +14,7 @@
 #include "io/image.h"
 #include "io/image_codec.h"
 #include "service/crypto.h"
+#include "service/schema_migrations.h"
 #include "util/error.h"
 
 namespace dd::service {
@@ -21,6 +22,19 @@ namespace dd::service {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Listings order by (created_ms, rowid): PostgreSQL gets an explicit insertion-ordered rowid.
+const std::vector<Migration> kMigrations = {
+    {1, "image objects", R"sql(
+CREATE TABLE IF NOT EXISTS images ({rowid}
+  id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, blob TEXT NOT NULL,
+  format TEXT NOT NULL, width BIGINT NOT NULL, height BIGINT NOT NULL,
+  size BIGINT NOT NULL, created_ms BIGINT NOT NULL, public_token TEXT UNIQUE,
+  job_id TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS images_by_account ON images(account_id, created_ms);
+CREATE INDEX IF NOT EXISTS images_by_blob ON images(blob);
+)sql"},
+};
 
 const char* const kColumns =
     "id, account_id, name, blob, format, width, height, size, created_ms, public_token, job_id";
@@ -106,15 +120,7 @@ ImageStore::ImageStore(Database& db, std::string data_dir)
   std::error_code error;
   fs::create_directories(fs::path(data_dir_) / "blobs", error);
   if (error) throw Error(data_dir_ + ": cannot create the blobs folder (" + error.message() + ")");
-  auto guard = db_.lock();
-  db_.exec(
-      "CREATE TABLE IF NOT EXISTS images ("
-      " id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, blob TEXT NOT NULL,"
-      " format TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,"
-      " size INTEGER NOT NULL, created_ms INTEGER NOT NULL, public_token TEXT UNIQUE,"
-      " job_id TEXT NOT NULL DEFAULT '')");
-  db_.exec("CREATE INDEX IF NOT EXISTS images_by_account ON images(account_id, created_ms)");
-  db_.exec("CREATE INDEX IF NOT EXISTS images_by_blob ON images(blob)");
+  apply_migrations(db_, "images", kMigrations);
 }
 
 ImageRecord ImageStore::store(const std::string& account_id, const std::string& name,

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "service/crypto.h"
+#include "service/job_store_sql.h"
+#include "service/schema_migrations.h"
 #include "util/error.h"
 
 namespace dd::service {
@@ -11,40 +13,49 @@ namespace {
 
 // `seq` orders the queue (FIFO) and the listings; account_queue remembers when each account
 // was last served, so claim_next() can go round-robin across accounts.
-const char* const kSchema = R"sql(
+const std::vector<Migration> kMigrations = {
+    {1, "jobs, statuses and the account queue", R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq {serial_key},
   id TEXT NOT NULL UNIQUE,
   account_id TEXT NOT NULL,
   transaction_id TEXT NOT NULL,
   type TEXT NOT NULL,
   dialect TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
+  created_ms BIGINT NOT NULL,
   spec TEXT NOT NULL,
   status TEXT NOT NULL,
   outputs TEXT NOT NULL DEFAULT '[]',
   error TEXT NOT NULL DEFAULT '',
   webhook_url TEXT NOT NULL DEFAULT '',
   webhook_id TEXT NOT NULL DEFAULT '',
-  cancel_requested INTEGER NOT NULL DEFAULT 0,
-  progress_step INTEGER NOT NULL DEFAULT 0,
-  progress_total INTEGER NOT NULL DEFAULT 0
+  cancel_requested BIGINT NOT NULL DEFAULT 0,
+  progress_step BIGINT NOT NULL DEFAULT 0,
+  progress_total BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_account ON jobs(account_id, seq);
 CREATE TABLE IF NOT EXISTS job_statuses (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq {serial_key},
   id TEXT NOT NULL UNIQUE,
   job_id TEXT NOT NULL REFERENCES jobs(id),
   status TEXT NOT NULL,
-  created_ms INTEGER NOT NULL
+  created_ms BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS job_statuses_by_job ON job_statuses(job_id, seq);
 CREATE TABLE IF NOT EXISTS account_queue (
   account_id TEXT PRIMARY KEY,
-  last_served INTEGER NOT NULL
+  last_served BIGINT NOT NULL
 );
-)sql";
+)sql"},
+    // Several workers: the worker holding a running job and until when (its lease), and the
+    // model, so a worker can prefer jobs for the models it has loaded.
+    {2, "leases and job models", R"sql(
+ALTER TABLE jobs ADD COLUMN worker_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN model TEXT NOT NULL DEFAULT '';
+)sql"},
+};
 
 const char* const kJobColumns =
     "id, account_id, transaction_id, type, dialect, created_ms, spec, status, outputs, error, "
@@ -104,6 +115,8 @@ std::vector<Job> load_jobs(Database& db, Statement& query) {
   return jobs;
 }
 
+}  // namespace
+
 void record_status(Database& db, const std::string& job_id, JobStatus status) {
   db.prepare("INSERT INTO job_statuses (id, job_id, status, created_ms) VALUES (?1, ?2, ?3, ?4)")
       .bind(1, new_uuid())
@@ -113,21 +126,23 @@ void record_status(Database& db, const std::string& job_id, JobStatus status) {
       .run();
 }
 
-// Moves a job to `to` if its status is one of `from`, recording the change; false otherwise.
-// Callers hold a transaction, so the check and the history row are one atomic step.
 bool move_status(Database& db, const std::string& id, JobStatus to,
-                 std::initializer_list<JobStatus> from) {
+                 std::initializer_list<JobStatus> from, const std::string& worker_id) {
   std::string allowed;
   for (const auto status : from)
     allowed += std::string(allowed.empty() ? "" : ", ") + "'" + status_name(status) + "'";
-  db.prepare("UPDATE jobs SET status = ?1 WHERE id = ?2 AND status IN (" + allowed + ")")
+  db.prepare("UPDATE jobs SET status = ?1 WHERE id = ?2 AND status IN (" + allowed +
+             ") AND (?3 = '' OR worker_id = ?3)")
       .bind(1, status_name(to))
       .bind(2, id)
+      .bind(3, worker_id)
       .run();
   if (db.changes() == 0) return false;
   record_status(db, id, to);
   return true;
 }
+
+namespace {
 
 std::optional<JobStatus> current_status(Database& db, const std::string& id) {
   auto query = db.prepare("SELECT status FROM jobs WHERE id = ?1");
@@ -138,7 +153,7 @@ std::optional<JobStatus> current_status(Database& db, const std::string& id) {
 
 }  // namespace
 
-JobStore::JobStore(Database& db) : db_(db) { db_.exec(kSchema); }
+JobStore::JobStore(Database& db) : db_(db) { apply_migrations(db_, "jobs", kMigrations); }
 
 Job JobStore::create(const NewJob& request) {
   if (request.account_id.empty()) throw Error("a job needs an account");
@@ -154,7 +169,8 @@ Job JobStore::create(const NewJob& request) {
   db_.transaction([&] {
     db_.prepare(
            "INSERT INTO jobs (id, account_id, transaction_id, type, dialect, created_ms, spec, "
-           "status, webhook_url, webhook_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+           "status, webhook_url, webhook_id, model) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
         .bind(1, job.id)
         .bind(2, job.account_id)
         .bind(3, job.transaction_id)
@@ -165,8 +181,10 @@ Job JobStore::create(const NewJob& request) {
         .bind(8, status_name(JobStatus::Created))
         .bind(9, job.webhook_url)
         .bind(10, job.webhook_id)
+        .bind(11, job.spec.model)
         .run();
     record_status(db_, job.id, JobStatus::Created);
+    db_.notify(kQueueChannel);
   });
   return *get_any(job.id);
 }
@@ -217,36 +235,6 @@ int64_t JobStore::count(const std::string& account_id) const {
   return query.integer(0);
 }
 
-std::optional<Job> JobStore::claim_next() {
-  std::string claimed;
-  db_.transaction([&] {
-    // The account served least recently (never served first), then its oldest job; ties
-    // between accounts go to the oldest job.
-    auto pick = db_.prepare(
-        "SELECT j.id, j.account_id FROM jobs j "
-        "LEFT JOIN account_queue q ON q.account_id = j.account_id "
-        "WHERE j.status = 'CREATED' ORDER BY COALESCE(q.last_served, -1), j.seq LIMIT 1");
-    if (!pick.step()) return;
-    const std::string id = pick.text(0);
-    const std::string account = pick.text(1);
-    if (!move_status(db_, id, JobStatus::InProgress, {JobStatus::Created})) return;
-    db_.prepare(
-           "UPDATE jobs SET cancel_requested = 0, progress_step = 0, progress_total = 0 "
-           "WHERE id = ?1")
-        .bind(1, id)
-        .run();
-    db_.prepare(
-           "INSERT INTO account_queue (account_id, last_served) "
-           "VALUES (?1, (SELECT COALESCE(MAX(last_served), 0) + 1 FROM account_queue)) "
-           "ON CONFLICT (account_id) DO UPDATE SET last_served = excluded.last_served")
-        .bind(1, account)
-        .run();
-    claimed = id;
-  });
-  if (claimed.empty()) return std::nullopt;
-  return get_any(claimed);
-}
-
 void JobStore::set_progress(const std::string& id, int step, int total) {
   auto guard = db_.lock();
   db_.prepare(
@@ -266,10 +254,12 @@ void JobStore::update_spec(const std::string& id, const JobSpec& spec) {
       .run();
 }
 
-bool JobStore::succeed(const std::string& id, const std::vector<OutputFile>& outputs) {
+bool JobStore::succeed(const std::string& id, const std::vector<OutputFile>& outputs,
+                       const std::string& worker_id) {
   bool moved = false;
   db_.transaction([&] {
-    moved = move_status(db_, id, JobStatus::Success, {JobStatus::Created, JobStatus::InProgress});
+    moved = move_status(db_, id, JobStatus::Success, {JobStatus::Created, JobStatus::InProgress},
+                        worker_id);
     if (!moved) return;
     db_.prepare("UPDATE jobs SET outputs = ?1, progress_step = progress_total WHERE id = ?2")
         .bind(1, outputs_to_json(outputs).dump())
@@ -279,10 +269,11 @@ bool JobStore::succeed(const std::string& id, const std::vector<OutputFile>& out
   return moved;
 }
 
-bool JobStore::fail(const std::string& id, const std::string& error) {
+bool JobStore::fail(const std::string& id, const std::string& error, const std::string& worker_id) {
   bool moved = false;
   db_.transaction([&] {
-    moved = move_status(db_, id, JobStatus::Failed, {JobStatus::Created, JobStatus::InProgress});
+    moved = move_status(db_, id, JobStatus::Failed, {JobStatus::Created, JobStatus::InProgress},
+                        worker_id);
     if (!moved) return;
     db_.prepare("UPDATE jobs SET error = ?1 WHERE id = ?2").bind(1, error).bind(2, id).run();
   });
@@ -313,36 +304,13 @@ bool JobStore::cancel_requested(const std::string& id) const {
   return query.step() && query.integer(0) != 0;
 }
 
-bool JobStore::mark_cancelled(const std::string& id) {
+bool JobStore::mark_cancelled(const std::string& id, const std::string& worker_id) {
   bool moved = false;
   db_.transaction([&] {
-    moved = move_status(db_, id, JobStatus::Cancelled, {JobStatus::Created, JobStatus::InProgress});
+    moved = move_status(db_, id, JobStatus::Cancelled, {JobStatus::Created, JobStatus::InProgress},
+                        worker_id);
   });
   return moved;
-}
-
-int JobStore::requeue_interrupted() {
-  int requeued = 0;
-  db_.transaction([&] {
-    std::vector<std::pair<std::string, bool>> running;  // id, cancel was requested
-    {
-      auto query = db_.prepare(
-          "SELECT id, cancel_requested FROM jobs WHERE status = 'IN_PROGRESS' ORDER BY seq");
-      while (query.step()) running.emplace_back(query.text(0), query.integer(1) != 0);
-    }
-    for (const auto& [id, cancelled] : running) {
-      // A job whose cancel was asked for before the crash stays cancelled.
-      const auto target = cancelled ? JobStatus::Cancelled : JobStatus::Created;
-      move_status(db_, id, target, {JobStatus::InProgress});
-      db_.prepare(
-             "UPDATE jobs SET cancel_requested = 0, progress_step = 0, progress_total = 0 "
-             "WHERE id = ?1")
-          .bind(1, id)
-          .run();
-      if (!cancelled) ++requeued;
-    }
-  });
-  return requeued;
 }
 
 int64_t JobStore::queued_count() const {

@@ -40,11 +40,11 @@ struct ModelInfo {
   bool loaded = false;
   std::string error;  // why the model is unavailable ("" = available)
   std::string description;
-  std::string config_json;    // architecture JSON from the sidecar ("" = auto)
-  std::string tokenizer_dir;  // from the sidecar ("" = auto)
-  FluxParts flux_parts;       // from the sidecar (a FLUX transformer-only file's parts)
+  std::string config_json;      // architecture JSON from the sidecar ("" = auto)
+  std::string tokenizer_dir;    // from the sidecar ("" = auto)
+  FluxParts flux_parts;         // from the sidecar (a FLUX transformer-only file's parts)
   std::string preview_decoder;  // from the sidecar: TAESD-style decoder file ("" = none)
-  int64_t loaded_bytes = 0;   // parameter bytes while loaded
+  int64_t loaded_bytes = 0;     // parameter bytes while loaded
 
   bool available() const { return error.empty(); }
   // Available and not an inpainting-only model (as far as its files or its load told).

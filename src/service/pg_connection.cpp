@@ -1,5 +1,7 @@
 #include "service/pg_connection.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -234,6 +236,14 @@ PgConnection::PgConnection(const std::string& url)
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
 
+bool PgConnection::reconnect() {
+  auto guard = lock();
+  PQreset(conn_);
+  if (!alive()) return false;
+  PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
+  return true;
+}
+
 void PgConnection::fail(PGresult* result, const std::string& sql) {
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
@@ -266,6 +276,29 @@ PgResult PgConnection::exec(const std::string& sql, const std::vector<PgParam>& 
   const auto status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(result, sql);
   return PgResult(result);
+}
+
+bool PgConnection::wait_for_notification(int timeout_ms) {
+  auto guard = lock();
+  auto drain = [this] {
+    bool any = false;
+    while (PGnotify* notice = PQnotifies(conn_)) {
+      PQfreemem(notice);
+      any = true;
+    }
+    return any;
+  };
+  auto consume = [this] {
+    if (!PQconsumeInput(conn_))
+      throw Error("postgresql: the listening connection to " + redacted_url_ + " was lost");
+  };
+  consume();
+  if (drain()) return true;
+  pollfd entry{PQsocket(conn_), POLLIN, 0};
+  const int ready = ::poll(&entry, 1, timeout_ms);
+  if (ready <= 0) return false;  // timed out, or a signal: the caller simply waits again
+  consume();
+  return drain();
 }
 
 void PgConnection::run_script(const std::string& sql) {

@@ -109,6 +109,13 @@ class PgConnection {
   void transaction(const std::function<void()>& body);
   // Whether the connection to the server is still up.
   bool alive() const { return PQstatus(conn_) == CONNECTION_OK; }
+  // Connects again with the same parameters (after the server restarted); true when that worked.
+  bool reconnect();
+  bool in_transaction() const { return in_transaction_; }
+  // Waits up to `timeout_ms` for a NOTIFY on a channel this connection LISTENs to, and drains
+  // every one that arrived; true when there was any. A dd::Error when the connection is lost.
+  // Only for a connection kept for listening: it holds the connection's lock while it waits.
+  bool wait_for_notification(int timeout_ms);
   // The URL it was opened with, password redacted.
   const std::string& url() const { return redacted_url_; }
 

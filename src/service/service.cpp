@@ -1,15 +1,31 @@
 #include "service/service.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 
 #include "pipeline/limits.h"
 #include "pipeline/resolve.h"
 #include "pipeline/sampler_names.h"
+#include "service/crypto.h"
 #include "service/webhook_url.h"
 
 namespace dd::service {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Unique among the nodes of one database: the host, the process and a random suffix (a
+// restarted process may reuse a pid).
+std::string default_worker_id() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "worker");
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + random_hex(3);
+}
+
+}  // namespace
 
 void CompletionBoard::finished() {
   {
@@ -43,7 +59,9 @@ bool CompletionBoard::wait(int timeout_ms, const std::function<bool()>& done) {
 Service::Service(const ServiceOptions& options, WebhookBody webhook_body)
     : options_(options), webhook_body_(std::move(webhook_body)) {
   fs::create_directories(options_.data_dir);
-  db_ = std::make_unique<Database>((fs::path(options_.data_dir) / "diffusiond.db").string());
+  db_ = std::make_unique<Database>(shared_database()
+                                       ? options_.database
+                                       : (fs::path(options_.data_dir) / "diffusiond.db").string());
   jobs_ = std::make_unique<JobStore>(*db_);
   images_ = std::make_unique<ImageStore>(*db_, options_.data_dir);
   accounts_ = std::make_unique<Accounts>(*db_);
@@ -54,18 +72,43 @@ Service::Service(const ServiceOptions& options, WebhookBody webhook_body)
   webhooks_ = std::make_unique<WebhookSender>(
       *db_, [this](const std::string& account) { return accounts_->webhook_secret(account); },
       options_.allow_private_webhooks, options_.webhooks);
+  WorkerIdentity identity;
+  if (shared_database()) {
+    identity = {options_.worker_id.empty() ? default_worker_id() : options_.worker_id,
+                int64_t{options_.lease_seconds} * 1000};
+    presence_ = std::make_unique<WorkerPresence>(*db_);
+  }
   worker_ = std::make_unique<Worker>(
       *jobs_, *images_, *models_, events_, [this](const Job& job) { on_job_finished(job); },
-      options_.preview_every);
+      options_.preview_every, identity);
+  if (shared_database())
+    leases_ = std::make_unique<LeaseKeeper>(
+        *jobs_, *presence_, options_.run_worker ? worker_.get() : nullptr, identity.lease_ms);
 }
 
 Service::~Service() { stop(); }
 
 void Service::start() {
-  jobs_->requeue_interrupted();
+  // On a shared database other nodes' running jobs are alive; only expired leases are orphans.
+  if (shared_database())
+    jobs_->requeue_expired(now_ms());
+  else
+    jobs_->requeue_interrupted();
   enqueue_missing_webhooks();
   webhooks_->start();
-  worker_->start();
+  if (options_.run_worker) {
+    worker_->start();
+    if (shared_database())
+      listener_ = std::make_unique<PgListener>(options_.database, kQueueChannel,
+                                               [this] { worker_->wake(); });
+  }
+  if (leases_) leases_->start();
+}
+
+int64_t Service::live_workers() {
+  if (!shared_database()) return worker_->running() ? 1 : 0;
+  // Three missed heartbeats (each lease / 3) and a worker counts as gone.
+  return presence_->alive(int64_t{options_.lease_seconds} * 1000);
 }
 
 // A crash between a job's end and its webhook's enqueue must not lose the webhook: every ended
@@ -86,7 +129,9 @@ void Service::enqueue_missing_webhooks() {
 }
 
 void Service::stop() {
+  listener_.reset();
   if (worker_) worker_->stop();
+  if (leases_) leases_->stop();
   if (webhooks_) webhooks_->stop();
 }
 
@@ -138,7 +183,7 @@ Job Service::submit(NewJob job) {
   }
   if (jobs_->queued_count() >= options_.max_queue) throw QueueFull();
   Job created = jobs_->create(job);
-  worker_->wake();
+  if (options_.run_worker) worker_->wake();
   return created;
 }
 

@@ -14,9 +14,12 @@
 #include "service/image_store.h"
 #include "service/job_events.h"
 #include "service/job_store.h"
+#include "service/lease_keeper.h"
 #include "service/model_registry.h"
+#include "service/pg_listener.h"
 #include "service/webhooks.h"
 #include "service/worker.h"
+#include "service/worker_presence.h"
 #include "util/error.h"
 
 namespace dd::service {
@@ -33,6 +36,16 @@ struct ServiceOptions {
   WebhookOptions webhooks;
   // Steps between a running job's previews (0: about four per job; negative: none).
   int preview_every = 0;
+  // "": the queue, accounts and image records live in SQLite under data_dir (one machine). A
+  // postgresql:// URL shares them with every node using the same database (and data_dir, which
+  // must then be one shared folder).
+  std::string database;
+  // false: an API node that runs no worker and loads no model (serve --no-worker).
+  bool run_worker = true;
+  // On a shared database: this worker's name ("" makes one from the host name and process id)
+  // and how long its claim on a running job holds without renewal.
+  std::string worker_id;
+  int lease_seconds = 30;
 };
 
 // The queue is at --max-queue: the HTTP layer answers 429 with Retry-After.
@@ -63,8 +76,9 @@ class Service {
   Service(const ServiceOptions& options, WebhookBody webhook_body);
   ~Service();
 
-  // Re-queues jobs interrupted by a crash, queues webhooks a crash kept from being queued, then
-  // starts the worker and the webhook sender.
+  // Re-queues jobs interrupted by a crash (on a shared database: those whose lease ran out),
+  // queues webhooks a crash kept from being queued, then starts the worker (unless run_worker
+  // is false), the webhook sender and, on a shared database, the lease keeper.
   void start();
   void stop();
 
@@ -82,6 +96,10 @@ class Service {
   Characters& characters() { return *characters_; }
   ModelRegistry& models() { return *models_; }
   Worker& worker() { return *worker_; }
+  bool shared_database() const { return !options_.database.empty(); }
+  // Workers alive: this node's (0 or 1) on one machine; on a shared database, those whose
+  // heartbeat is recent.
+  int64_t live_workers();
   // Live status, progress and previews of running jobs (in memory).
   JobEvents& events() { return events_; }
 
@@ -101,6 +119,9 @@ class Service {
   std::unique_ptr<ModelRegistry> models_;
   std::unique_ptr<WebhookSender> webhooks_;
   std::unique_ptr<Worker> worker_;
+  std::unique_ptr<WorkerPresence> presence_;  // shared database only
+  std::unique_ptr<LeaseKeeper> leases_;       // shared database only
+  std::unique_ptr<PgListener> listener_;      // shared database with a worker only
   CompletionBoard completions_;
 };
 

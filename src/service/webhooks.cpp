@@ -8,6 +8,7 @@
 
 #include "service/crypto.h"
 #include "service/job.h"
+#include "service/schema_migrations.h"
 #include "service/webhook_url.h"
 #include "util/error.h"
 
@@ -30,6 +31,22 @@ WebhookDelivery read_delivery(Statement& row) {
   return d;
 }
 
+const std::vector<Migration> kMigrations = {
+    {1, "webhook deliveries", R"sql(
+CREATE TABLE IF NOT EXISTS webhook_deliveries ({rowid}
+  id TEXT PRIMARY KEY, job_id TEXT NOT NULL, account_id TEXT NOT NULL,
+  url TEXT NOT NULL, body TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_ms BIGINT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+  last_error TEXT NOT NULL DEFAULT '', created_ms BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (status, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_job ON webhook_deliveries (job_id);
+)sql"},
+    // Several nodes: the node attempting a delivery holds it until then, so exactly one sends it.
+    {2, "delivery claims", R"sql(
+ALTER TABLE webhook_deliveries ADD COLUMN claimed_until_ms BIGINT NOT NULL DEFAULT 0;
+)sql"},
+};
+
 constexpr const char* kColumns =
     "id, job_id, account_id, url, body, attempts, next_attempt_ms, status, last_error, created_ms";
 
@@ -47,27 +64,25 @@ WebhookSender::WebhookSender(Database& db,
       allow_private_(allow_private),
       options_(options),
       loop_([this] { return step(); }) {
-  auto lock = db_.lock();
-  db_.exec(
-      "CREATE TABLE IF NOT EXISTS webhook_deliveries ("
-      " id TEXT PRIMARY KEY, job_id TEXT NOT NULL, account_id TEXT NOT NULL,"
-      " url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-      " next_attempt_ms INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending',"
-      " last_error TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL)");
-  db_.exec(
-      "CREATE INDEX IF NOT EXISTS webhook_deliveries_due"
-      " ON webhook_deliveries (status, next_attempt_ms)");
-  db_.exec("CREATE INDEX IF NOT EXISTS webhook_deliveries_job ON webhook_deliveries (job_id)");
+  apply_migrations(db_, "webhooks", kMigrations);
 }
 
 WebhookSender::~WebhookSender() { stop(); }
 
 std::string WebhookSender::enqueue(const std::string& job_id, const std::string& account_id,
                                    const std::string& url, const std::string& body_json) {
-  const std::string id = new_uuid();
+  std::string id = new_uuid();
   const int64_t now = now_ms();
-  {
-    auto lock = db_.lock();
+  db_.transaction([&] {
+    // One delivery per job, even when two nodes enqueue it at once (a worker finishing it while
+    // another node repairs missing deliveries at start-up).
+    db_.exclusive("webhook-enqueue");
+    auto existing = db_.prepare("SELECT id FROM webhook_deliveries WHERE job_id = ?1");
+    existing.bind(1, job_id);
+    if (existing.step()) {
+      id = existing.text(0);
+      return;
+    }
     db_.prepare(
            "INSERT INTO webhook_deliveries (id, job_id, account_id, url, body, next_attempt_ms,"
            " created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)")
@@ -78,7 +93,7 @@ std::string WebhookSender::enqueue(const std::string& job_id, const std::string&
         .bind(5, body_json)
         .bind(6, now)
         .run();
-  }
+  });
   loop_.wake();
   return id;
 }
@@ -105,19 +120,34 @@ std::chrono::milliseconds WebhookSender::step() {
 }
 
 std::optional<WebhookDelivery> WebhookSender::next_due(int64_t now) const {
-  auto lock = db_.lock();
-  auto row = db_.prepare(std::string("SELECT ") + kColumns +
-                         " FROM webhook_deliveries WHERE status = 'pending' AND"
-                         " next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_ms LIMIT 1");
-  row.bind(1, now);
-  if (!row.step()) return std::nullopt;
-  return read_delivery(row);
+  std::optional<WebhookDelivery> due;
+  db_.transaction([&] {
+    auto row = db_.prepare(std::string("SELECT ") + kColumns +
+                           " FROM webhook_deliveries WHERE status = 'pending' AND"
+                           " next_attempt_ms <= ?1 AND claimed_until_ms < ?1"
+                           " ORDER BY next_attempt_ms, created_ms LIMIT 1");
+    row.bind(1, now);
+    if (!row.step()) return;
+    auto delivery = read_delivery(row);
+    // Claimed by this node for longer than one attempt can take: on several nodes, exactly one
+    // sends it; should this node die mid-attempt, another takes it over after the claim.
+    db_.prepare(
+           "UPDATE webhook_deliveries SET claimed_until_ms = ?2"
+           " WHERE id = ?1 AND claimed_until_ms < ?3")
+        .bind(1, delivery.id)
+        .bind(2, now + 2000 * int64_t{options_.timeout_seconds} + 10000)
+        .bind(3, now)
+        .run();
+    if (db_.changes() == 1) due = std::move(delivery);
+  });
+  return due;
 }
 
 int64_t WebhookSender::next_due_time() const {
   auto lock = db_.lock();
-  auto row =
-      db_.prepare("SELECT MIN(next_attempt_ms) FROM webhook_deliveries WHERE status = 'pending'");
+  auto row = db_.prepare(
+      "SELECT MIN(CASE WHEN claimed_until_ms > next_attempt_ms THEN claimed_until_ms"
+      " ELSE next_attempt_ms END) FROM webhook_deliveries WHERE status = 'pending'");
   if (!row.step() || row.is_null(0)) return -1;
   return row.integer(0);
 }
@@ -148,7 +178,7 @@ void WebhookSender::attempt(const WebhookDelivery& delivery) {
   auto lock = db_.lock();
   db_.prepare(
          "UPDATE webhook_deliveries SET attempts = ?2, next_attempt_ms = ?3, status = ?4,"
-         " last_error = ?5 WHERE id = ?1")
+         " last_error = ?5, claimed_until_ms = 0 WHERE id = ?1")
       .bind(1, delivery.id)
       .bind(2, attempts)
       .bind(3, next)

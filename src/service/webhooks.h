@@ -49,7 +49,8 @@ class WebhookSender {
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
 
-  // Records a delivery (due at once) and wakes the sender thread. Returns the delivery id.
+  // Records a delivery (due at once) and wakes the sender thread. Returns the delivery id. A
+  // job has one delivery: enqueueing it again returns the first one's id.
   std::string enqueue(const std::string& job_id, const std::string& account_id,
                       const std::string& url, const std::string& body_json);
   void start();

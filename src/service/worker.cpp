@@ -63,13 +63,15 @@ pipeline::GenerationRequest prepare(JobSpec& spec, const ModelInfo& info,
 }  // namespace
 
 Worker::Worker(JobStore& jobs, ImageStore& images, ModelRegistry& models, JobEvents& events,
-               std::function<void(const Job&)> on_finished, int preview_every)
+               std::function<void(const Job&)> on_finished, int preview_every,
+               WorkerIdentity identity)
     : jobs_(jobs),
       images_(images),
       models_(models),
       events_(events),
       on_finished_(std::move(on_finished)),
       preview_every_(preview_every),
+      identity_(std::move(identity)),
       loop_([this] { return step(); }) {}
 
 Worker::~Worker() { stop(); }
@@ -97,33 +99,78 @@ std::chrono::milliseconds Worker::step() {
   return std::chrono::seconds(1);
 }
 
+std::string Worker::running_job() const { return stats_.snapshot().running_job; }
+
+std::vector<std::string> Worker::loaded_models() const {
+  std::vector<std::string> loaded;
+  for (const auto& info : models_.list())
+    if (info.loaded) loaded.push_back(info.id);
+  return loaded;
+}
+
+void Worker::lease_lost(const std::string& job_id) {
+  std::lock_guard lock(lost_mutex_);
+  lost_job_ = job_id;
+}
+
+bool Worker::owns(const std::string& job_id) const {
+  std::lock_guard lock(lost_mutex_);
+  return lost_job_ != job_id;
+}
+
 bool Worker::run_one() {
-  const auto job = jobs_.claim_next();
+  ClaimOptions claim;
+  claim.worker_id = identity_.worker_id;
+  claim.lease_ms = identity_.lease_ms;
+  // On a shared queue, jobs for the models held here come first (fewer swaps).
+  if (identity_.lease_ms > 0) claim.loaded_models = loaded_models();
+  const auto job = jobs_.claim_next(claim);
   if (!job) return false;
+  if (identity_.lease_ms > 0)
+    std::cerr << "worker " << identity_.worker_id << ": running job " << job->id << std::endl;
   run_job(*job);
   return true;
 }
 
 void Worker::run_job(const Job& job) {
+  const std::string& me = identity_.worker_id;
+  lease_lost("");  // a job lost earlier may have come back to this worker
   stats_.set_running(job.id);
   events_.publish(job.id, "status", {{"status", status_name(JobStatus::InProgress)}});
   try {
     const auto outputs = generate_outputs(job);
-    jobs_.succeed(job.id, outputs);
-  } catch (const Cancelled&) {
-    if (stopping_ && !jobs_.cancel_requested(job.id)) {
-      // Interrupted by shutdown: stays IN_PROGRESS, requeued at start (its readers see the
-      // stored job from then on).
+    if (!jobs_.succeed(job.id, outputs, me)) {
+      // No longer ours (the lease ran out and another worker has it): its images are not the
+      // job's, so they go, and the job's readers keep following the worker that owns it.
+      for (const auto& output : outputs) images_.remove(output.image_id, job.account_id);
       stats_.set_running("");
       return;
     }
-    jobs_.mark_cancelled(job.id);
+  } catch (const Cancelled&) {
+    if (!owns(job.id)) {
+      stats_.set_running("");
+      return;
+    }
+    if (stopping_ && !jobs_.cancel_requested(job.id)) {
+      // Interrupted by shutdown: a leased job goes back to the queue at once; otherwise it stays
+      // IN_PROGRESS, requeued at start (its readers see the stored job from then on).
+      if (identity_.lease_ms > 0) jobs_.release(job.id, me);
+      stats_.set_running("");
+      return;
+    }
+    jobs_.mark_cancelled(job.id, me);
+  } catch (const DatabaseUnavailable& e) {
+    // The job's outcome cannot be recorded; it stays IN_PROGRESS and is queued again when its
+    // lease runs out (or at the next start-up on one machine).
+    std::cerr << "worker: job " << job.id << " dropped: " << e.what() << "\n";
+    stats_.set_running("");
+    return;
   } catch (const c10::Error& e) {
-    jobs_.fail(job.id, std::string("engine error: ") + e.what_without_backtrace());
+    jobs_.fail(job.id, std::string("engine error: ") + e.what_without_backtrace(), me);
   } catch (const std::exception& e) {
-    jobs_.fail(job.id, e.what());
+    jobs_.fail(job.id, e.what(), me);
   } catch (...) {
-    jobs_.fail(job.id, "unknown error");
+    jobs_.fail(job.id, "unknown error", me);
   }
   stats_.set_running("");
   finish(job.id);
@@ -158,7 +205,7 @@ std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
     last_step = Clock::now();
     progress.step_done(step, total);
     jobs_.set_progress(job.id, step + 1, total);
-    return !stopping_ && !jobs_.cancel_requested(job.id);
+    return !stopping_ && owns(job.id) && !jobs_.cancel_requested(job.id);
   };
   const auto started = Clock::now();
   const auto result = [&] {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,13 +24,21 @@
 
 namespace dd::service {
 
+// Who a worker is on a shared (PostgreSQL) queue. The defaults are the single-machine worker's:
+// no lease, no model preference.
+struct WorkerIdentity {
+  std::string worker_id;  // recorded on the jobs it claims
+  int64_t lease_ms = 0;   // 0: no lease; else the LeaseKeeper renews it every lease_ms / 3
+};
+
 class Worker {
  public:
   // on_finished gets every job that ended (SUCCESS, FAILED or CANCELLED), e.g. to enqueue its
   // webhook; it runs on the worker thread and must not block for long. A running job's status,
   // progress and previews (every `preview_every` steps, pipeline::wants_preview) go to `events`.
   Worker(JobStore& jobs, ImageStore& images, ModelRegistry& models, JobEvents& events,
-         std::function<void(const Job&)> on_finished = {}, int preview_every = 0);
+         std::function<void(const Job&)> on_finished = {}, int preview_every = 0,
+         WorkerIdentity identity = {});
   ~Worker();  // stops
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -42,6 +51,13 @@ class Worker {
   bool run_one();
 
   const WorkerStats& stats() const { return stats_; }
+  const WorkerIdentity& identity() const { return identity_; }
+  // The job running now ("" when idle) and the models held in memory, for leases and heartbeats.
+  std::string running_job() const;
+  std::vector<std::string> loaded_models() const;
+  // The lease on `job_id` could not be renewed (it ran out and the job went back to the queue):
+  // the job stops at its next step and its work is dropped, since another worker now owns it.
+  void lease_lost(const std::string& job_id);
   bool running() const { return loop_.running(); }
 
  private:
@@ -50,6 +66,7 @@ class Worker {
   void run_job(const Job& job);
   std::vector<OutputFile> generate_outputs(const Job& job);
   void finish(const std::string& job_id);
+  bool owns(const std::string& job_id) const;  // false once its lease was lost
 
   JobStore& jobs_;
   ImageStore& images_;
@@ -57,6 +74,9 @@ class Worker {
   JobEvents& events_;
   std::function<void(const Job&)> on_finished_;
   int preview_every_;
+  WorkerIdentity identity_;
+  mutable std::mutex lost_mutex_;
+  std::string lost_job_;  // the job whose lease was lost, guarded by lost_mutex_
   PreviewDecoders preview_decoders_;
   WorkerStats stats_;
   std::atomic<bool> stopping_{false};  // set by stop(): the running job ends at its next step

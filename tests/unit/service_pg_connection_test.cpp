@@ -1,18 +1,13 @@
-// PgConnection and the schema migrations against a real PostgreSQL server (postgres_server.h):
-// values round-trip exactly through parameters, errors carry SQLSTATE, transactions roll back,
-// migrations run once, in order, under concurrency, and refuse a newer schema; URLs are
-// validated without ever echoing a password.
+// PgConnection against a real PostgreSQL server (postgres_server.h): values round-trip exactly
+// through parameters, errors carry SQLSTATE, transactions roll back; URLs are validated without
+// ever echoing a password.
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <latch>
 #include <limits>
-#include <set>
-#include <thread>
 
 #include "postgres_server.h"
 #include "service/pg_connection.h"
-#include "service/pg_migrations.h"
 #include "util/error.h"
 
 namespace dd::service {
@@ -163,108 +158,6 @@ TEST_F(PgTest, TransactionsCommitOrRollBackOnAnyException) {
     db.exec("INSERT INTO t VALUES ($1)", {5});
   });
   EXPECT_EQ(count(other, "t"), 2);  // committed: another connection sees it
-}
-
-std::vector<PgMigration> three_migrations() {
-  // Each depends on the one before: out of order, or twice, they fail.
-  return {
-      {1, "log table", "CREATE TABLE log (version integer, note text)"},
-      {2, "first row", "INSERT INTO log VALUES (2, 'two'); INSERT INTO log VALUES (2, 'again')"},
-      {3, "a column", "ALTER TABLE log ADD COLUMN extra integer; INSERT INTO log VALUES (3)"},
-  };
-}
-
-TEST_F(PgTest, MigrationsApplyOnceInOrderAndRecordTheirVersions) {
-  PgConnection db(url_);
-  EXPECT_TRUE(pg_schema_versions(db).empty());
-  auto migrations = three_migrations();
-  EXPECT_EQ(apply_pg_migrations(db, migrations), (std::vector<int>{1, 2, 3}));
-  EXPECT_EQ(pg_schema_versions(db), (std::vector<int>{1, 2, 3}));
-  EXPECT_EQ(count(db, "log"), 3);
-  EXPECT_EQ(count(db, "schema_migrations WHERE applied_at IS NOT NULL"), 3);
-
-  EXPECT_TRUE(apply_pg_migrations(db, migrations).empty());  // nothing new
-  EXPECT_EQ(count(db, "log"), 3);
-
-  // A later binary adds migration 5: only it runs.
-  migrations.push_back({5, "another row", "INSERT INTO log VALUES (5)"});
-  EXPECT_EQ(apply_pg_migrations(db, migrations), (std::vector<int>{5}));
-  EXPECT_EQ(pg_schema_versions(db), (std::vector<int>{1, 2, 3, 5}));
-}
-
-TEST_F(PgTest, FailingMigrationIsRolledBackAndNamed) {
-  PgConnection db(url_);
-  auto migrations = three_migrations();
-  migrations.push_back({4, "broken", "INSERT INTO log VALUES (4); SELECT * FROM no_such_table"});
-  try {
-    apply_pg_migrations(db, migrations);
-    FAIL() << "a failing migration was accepted";
-  } catch (const PgError& error) {
-    EXPECT_EQ(error.sqlstate(), "42P01");
-    EXPECT_NE(std::string(error.what()).find("migration 4 ('broken')"), std::string::npos)
-        << error.what();
-  }
-  EXPECT_EQ(pg_schema_versions(db), (std::vector<int>{1, 2, 3}));
-  EXPECT_EQ(count(db, "log WHERE version = 4"), 0);
-}
-
-TEST_F(PgTest, MalformedMigrationListsAreRefused) {
-  PgConnection db(url_);
-  EXPECT_THROW(apply_pg_migrations(db, {{2, "b", "SELECT 1"}, {1, "a", "SELECT 1"}}), Error);
-  EXPECT_THROW(apply_pg_migrations(db, {{1, "a", "SELECT 1"}, {1, "a", "SELECT 1"}}), Error);
-  EXPECT_THROW(apply_pg_migrations(db, {{0, "zero", "SELECT 1"}}), Error);
-  EXPECT_THROW(apply_pg_migrations(db, {{1, "empty", ""}}), Error);
-  EXPECT_TRUE(pg_schema_versions(db).empty());  // refused before touching the database
-}
-
-TEST_F(PgTest, DatabaseNewerThanTheBinaryIsRefused) {
-  PgConnection db(url_);
-  apply_pg_migrations(db, three_migrations());
-  db.exec("INSERT INTO schema_migrations (version) VALUES ($1)", {99});
-  auto with_four = three_migrations();
-  with_four.push_back({4, "not yet", "INSERT INTO log VALUES (4)"});
-  try {
-    apply_pg_migrations(db, with_four);
-    FAIL() << "a database with an unknown schema version was accepted";
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    EXPECT_NE(message.find("99"), std::string::npos) << message;
-    EXPECT_NE(message.find("newer"), std::string::npos) << message;
-  }
-  EXPECT_EQ(count(db, "log WHERE version = 4"), 0);  // nothing applied on a refused database
-}
-
-TEST_F(PgTest, ConcurrentNodesApplyEachMigrationExactlyOnce) {
-  // Several rounds, each on a fresh database, so the two nodes meet at different points.
-  for (int round = 0; round < 4; ++round) {
-    const std::string url = round == 0 ? url_ : server_->create_database();
-    constexpr int kNodes = 3;
-    std::vector<std::vector<int>> applied(kNodes);
-    std::vector<std::string> errors(kNodes);
-    std::latch ready(kNodes);
-    std::vector<std::thread> nodes;
-    for (int node = 0; node < kNodes; ++node) {
-      nodes.emplace_back([&, node] {
-        try {
-          PgConnection db(url);
-          ready.arrive_and_wait();
-          applied[node] = apply_pg_migrations(db, three_migrations());
-        } catch (const std::exception& error) {
-          errors[node] = error.what();
-        }
-      });
-    }
-    for (auto& node : nodes) node.join();
-    std::multiset<int> all;
-    for (int node = 0; node < kNodes; ++node) {
-      EXPECT_EQ(errors[node], "") << "node " << node << " in round " << round;
-      all.insert(applied[node].begin(), applied[node].end());
-    }
-    EXPECT_EQ(all, (std::multiset<int>{1, 2, 3})) << "round " << round;
-    PgConnection db(url);
-    EXPECT_EQ(count(db, "log"), 3) << "round " << round;
-    EXPECT_EQ(pg_schema_versions(db), (std::vector<int>{1, 2, 3}));
-  }
 }
 
 TEST(PgUrl, BadUrlsAreClearErrorsWithoutThePassword) {
