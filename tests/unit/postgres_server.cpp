@@ -15,6 +15,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -185,6 +188,24 @@ std::string PostgresServer::create_database() {
   service::PgConnection admin(url());
   admin.exec("CREATE DATABASE " + name);
   return url_for(name);
+}
+
+std::string test_database(const std::string& sqlite_path) {
+  const char* engine = std::getenv("DD_TEST_DATABASE");
+  if (!engine || std::string(engine) != "postgresql") return sqlite_path;
+  static std::mutex mutex;
+  static std::unique_ptr<PostgresServer> server;
+  static std::map<std::string, std::string> by_path;
+  std::lock_guard lock(mutex);
+  if (!server) {
+    const std::string why = PostgresServer::unavailable_reason();
+    if (!why.empty()) throw Error("DD_TEST_DATABASE=postgresql, but " + why);
+    server = std::make_unique<PostgresServer>();
+  }
+  if (sqlite_path == ":memory:") return server->create_database();
+  auto [entry, added] = by_path.try_emplace(sqlite_path);
+  if (added) entry->second = server->create_database();
+  return entry->second;
 }
 
 }  // namespace dd::test

@@ -38,6 +38,13 @@ class PostgresServer {
   bool started_ = false;
 };
 
+// The database a store test opens: `sqlite_path` itself, or, when the environment variable
+// DD_TEST_DATABASE is "postgresql", a PostgreSQL database on one server shared by the test
+// process (started on first use), so the same store tests run against both engines. ":memory:"
+// gets a fresh database each time; a file path gets the same database each time it is opened
+// (tests that reopen a store see what they wrote).
+std::string test_database(const std::string& sqlite_path);
+
 }  // namespace dd::test
 
 #define DD_REQUIRE_POSTGRES()                                                             \

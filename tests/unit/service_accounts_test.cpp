@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "postgres_server.h"
 #include "service/accounts.h"
 #include "service/crypto.h"
 #include "util/error.h"
@@ -13,7 +14,7 @@ namespace {
 
 class AccountsTest : public ::testing::Test {
  protected:
-  Database db{":memory:"};
+  Database db{test::test_database(":memory:")};
   Accounts accounts{db};
 };
 

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "postgres_server.h"
 #include "service/characters.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -45,7 +46,7 @@ class CharactersTest : public ::testing::Test {
                           ("dd-characters-" + std::to_string(::getpid()) + "-" +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                              .string();
-  Database db{":memory:"};
+  Database db{test::test_database(":memory:")};
   Characters characters{db, data_dir};
   std::string lora;
 };
@@ -171,11 +172,11 @@ TEST_F(CharactersTest, RecordsSurviveAReopen) {
   const std::string db_path = data_dir + "/db.sqlite";
   std::string id;
   {
-    Database file_db(db_path);
+    Database file_db(test::test_database(db_path));
     Characters store(file_db, data_dir);
     id = store.create("a", "Ada", "person", "sks", lora).id;
   }
-  Database file_db(db_path);
+  Database file_db(test::test_database(db_path));
   Characters store(file_db, data_dir);
   const auto got = store.get(id, "a");
   ASSERT_TRUE(got);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "io/image_codec.h"
+#include "postgres_server.h"
 #include "service/crypto.h"
 #include "service/database.h"
 #include "service/image_store.h"
@@ -32,7 +33,7 @@ class ImageStoreTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("dd_image_store_" + random_hex(8));
     fs::create_directories(dir_);
-    db_ = std::make_unique<Database>((dir_ / "db.sqlite").string());
+    db_ = std::make_unique<Database>(test::test_database((dir_ / "db.sqlite").string()));
     store_ = std::make_unique<ImageStore>(*db_, (dir_ / "data").string());
   }
   void TearDown() override {
@@ -207,7 +208,7 @@ TEST_F(ImageStoreTest, AReopenedStoreSeesEverything) {
   store_.reset();
   db_.reset();
 
-  Database reopened((dir_ / "db.sqlite").string());
+  Database reopened(test::test_database((dir_ / "db.sqlite").string()));
   ImageStore store(reopened, (dir_ / "data").string());
   const auto got = store.get(kept.id, "acct_a");
   ASSERT_TRUE(got);

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "postgres_server.h"
 #include "service/job_store.h"
 #include "util/error.h"
 
@@ -48,7 +49,7 @@ class TempDir {
 
 class JobStoreTest : public ::testing::Test {
  protected:
-  Database db{":memory:"};
+  Database db{test::test_database(":memory:")};
   JobStore store{db};
 };
 
@@ -264,7 +265,7 @@ TEST(JobStoreRestartTest, InterruptedJobsRunAgainAfterACrash) {
   {
     // The first "process": it stops with jobs running; a crash would leave the same committed
     // state (every change is one transaction), which the kill -9 HTTP test checks for real.
-    Database db(path);
+    Database db(test::test_database(path));
     JobStore store(db);
     running = store.create(job_for("a", "running")).id;
     cancelling = store.create(job_for("b", "cancel me")).id;
@@ -277,7 +278,7 @@ TEST(JobStoreRestartTest, InterruptedJobsRunAgainAfterACrash) {
     store.set_progress(running, 2, 5);
     store.cancel(cancelling, "b");
   }
-  Database db(path);
+  Database db(test::test_database(path));
   JobStore store(db);
   EXPECT_EQ(store.requeue_interrupted(), 1);
   const Job again = *store.get_any(running);
@@ -304,14 +305,14 @@ TEST(JobStoreConcurrencyTest, ParallelClaimsNeverShareAJob) {
   const std::string path = dir.file("jobs.sqlite");
   constexpr int kJobs = 60;
   {
-    Database db(path);
+    Database db(test::test_database(path));
     JobStore store(db);
     for (int i = 0; i < kJobs; ++i)
       store.create(job_for(i % 3 == 0 ? "a" : "b", std::to_string(i)));
   }
   std::vector<std::string> claimed[2];
   auto worker = [&](int index) {
-    Database db(path);
+    Database db(test::test_database(path));
     JobStore store(db);
     while (auto job = store.claim_next()) claimed[index].push_back(job->id);
   };
@@ -325,7 +326,7 @@ TEST(JobStoreConcurrencyTest, ParallelClaimsNeverShareAJob) {
 }
 
 TEST(JobStoreConcurrencyTest, SharedConnectionClaimsNeverShareAJob) {
-  Database db(":memory:");
+  Database db(test::test_database(":memory:"));
   JobStore store(db);
   constexpr int kJobs = 60;
   for (int i = 0; i < kJobs; ++i) store.create(job_for("a", std::to_string(i)));

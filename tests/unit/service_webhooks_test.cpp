@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "postgres_server.h"
 #include "service/accounts.h"
 #include "service/crypto.h"
 #include "service/webhooks.h"
@@ -73,7 +74,7 @@ class WebhooksTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("dd-webhooks-" + random_hex(8));
     fs::create_directories(dir_);
-    db_ = std::make_unique<Database>((dir_ / "db.sqlite").string());
+    db_ = std::make_unique<Database>(test::test_database((dir_ / "db.sqlite").string()));
   }
   void TearDown() override {
     db_.reset();
@@ -178,7 +179,7 @@ TEST_F(WebhooksTest, PendingDeliveriesSurviveARestart) {
     auto webhooks = sender();
     webhooks->enqueue("job-1", "acct", receiver.url(), kBody);  // never started: "crashed"
   }
-  db_ = std::make_unique<Database>((dir_ / "db.sqlite").string());
+  db_ = std::make_unique<Database>(test::test_database((dir_ / "db.sqlite").string()));
   auto webhooks = sender();
   EXPECT_EQ(webhooks->pending_count(), 1);
   webhooks->start();

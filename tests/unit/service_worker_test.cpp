@@ -10,6 +10,7 @@
 
 #include "io/image.h"
 #include "io/image_codec.h"
+#include "postgres_server.h"
 #include "service/crypto.h"
 #include "service/worker.h"
 #include "test_support.h"
@@ -53,7 +54,7 @@ class WorkerTest : public ::testing::Test {
     worker_.reset();
     images_.reset();
     jobs_.reset();
-    db_ = std::make_unique<Database>((dir_ / "db.sqlite").string());
+    db_ = std::make_unique<Database>(test::test_database((dir_ / "db.sqlite").string()));
     jobs_ = std::make_unique<JobStore>(*db_);
     images_ = std::make_unique<ImageStore>(*db_, (dir_ / "data").string());
     worker_ = std::make_unique<Worker>(
