@@ -25,6 +25,7 @@ ACCOUNTS = ("alice", "bob")
 FINAL = ("SUCCESS", "FAILED", "CANCELLED")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIMEOUT = 60  # seconds for one HTTP request
+OUTAGE_TIMEOUT = 20  # a request while PostgreSQL is down must not wait for it
 
 
 class Failure(Exception):
@@ -202,26 +203,35 @@ def expect_503(response: requests.Response, what: str) -> None:
         raise Failure(f"{what} answered 503 with no error object: {body}")
 
 
+def request_during_outage(method: str, url: str, what: str, **kwargs) -> requests.Response:
+    try:
+        return requests.request(method, url, timeout=OUTAGE_TIMEOUT, **kwargs)
+    except requests.RequestException as error:
+        raise Failure(f"{what} got no answer within {OUTAGE_TIMEOUT} s while PostgreSQL is down "
+                      f"(wanted an answer at once): {error}")
+
+
 def cmd_outage(args) -> None:
-    """Run while PostgreSQL is stopped: reading a job and submitting one answer 503 with
-    Retry-After (after at most a few tries, while the node notices its connection is gone),
-    and the node itself stays up (/health)."""
+    """Run while PostgreSQL is stopped: the node stays up (/health), and reading a job and
+    submitting one answer 503 with Retry-After (after at most a few tries, while the node
+    notices its connection is gone)."""
+    health = request_during_outage("GET", f"{args.base}/health", "GET /health")
+    if health.status_code != 200:
+        raise Failure(f"/health while PostgreSQL is down: {health.status_code}")
     job = read_state(args.state)[0]
     deadline = time.monotonic() + args.deadline
     while True:
-        response = requests.get(f"{args.base}/v0/api/jobs/{job['id']}",
-                                headers=headers(job["account"]), timeout=TIMEOUT)
+        response = request_during_outage("GET", f"{args.base}/v0/api/jobs/{job['id']}",
+                                         "GET /v0/api/jobs/:id", headers=headers(job["account"]))
         if response.status_code == 503 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     expect_503(response, "GET /v0/api/jobs/:id")
-    response = requests.post(f"{args.base}/v0/api/images", json={"prompt": "refused", "steps": 2},
-                             headers=headers("bob"), timeout=TIMEOUT)
+    response = request_during_outage("POST", f"{args.base}/v0/api/images", "POST /v0/api/images",
+                                     json={"prompt": "refused", "steps": 2},
+                                     headers=headers("bob"))
     expect_503(response, "POST /v0/api/images")
-    health = requests.get(f"{args.base}/health", timeout=TIMEOUT)
-    if health.status_code != 200:
-        raise Failure(f"/health while PostgreSQL is down: {health.status_code}")
-    print("PASS: while PostgreSQL is down, GET and POST answer 503 with Retry-After; /health 200")
+    print("PASS: while PostgreSQL is down, /health answers 200, GET and POST 503 with Retry-After")
 
 
 def soak_loop(args, account: str, stop_at: float, accepted: list, errors: list) -> None:

@@ -91,7 +91,7 @@ start_worker() {
     --lease-seconds "$lease_seconds" >"$log" 2>&1 &
   worker_pids[$id]=$!
   local deadline=$((SECONDS + 120))
-  until grep -qi 'worker.*ready\|ready.*worker' "$log"; do
+  until grep -qsi 'worker.*ready\|ready.*worker' "$log"; do
     kill -0 "${worker_pids[$id]}" 2>/dev/null || fail "worker $id exited before it was ready"
     ((SECONDS < deadline)) || fail "worker $id printed no 'worker ... ready' line in 120 s"
     sleep 0.1
