@@ -33,8 +33,10 @@ print_logs() {
   local log
   for log in "$work"/server.log "$work"/worker-*.log; do
     [[ -f "$log" ]] || continue
-    echo "--- $(basename "$log") (last 150 lines) ---" >&2
-    tail -n 150 "$log" >&2
+    # A line repeated every second while the database is down would hide the rest.
+    echo "--- $(basename "$log") (last 150 lines, each distinct line at most 3 times) ---" >&2
+    awk '++seen[$0] <= 3 { print } seen[$0] == 4 { print "    (the line above repeats)" }' \
+      "$log" | tail -n 150 >&2
   done
   if [[ -n "$pg_dir" && -f "$pg_dir/server.log" ]]; then
     echo "--- PostgreSQL server log (last 50 lines) ---" >&2
