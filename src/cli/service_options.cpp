@@ -50,6 +50,11 @@ void add_service_options(CLI::App* cmd, ServiceArgs& args) {
   add_compute_options(cmd, args.compute);
   cmd->add_flag("--allow-private-webhooks", service.allow_private_webhooks,
                 "Allow webhook URLs on loopback/private addresses (tests)");
+  cmd->add_option("--max-batch", service.max_batch,
+                  "Images of queued jobs (same model, size, sampler and steps) run as one batch, "
+                  "fewer when the memory budget leaves less room; 1 runs each job alone")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   add_database_option(cmd, service.database);
   cmd->add_option("--worker-id", service.worker_id,
                   "With --database: this worker's name in logs and heartbeats (default: host "

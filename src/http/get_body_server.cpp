@@ -10,6 +10,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <iostream>
 
 #include "http/connection_stream.h"
 
@@ -221,7 +222,14 @@ bool GetBodyServer::process_and_close_socket(socket_t socket) {
                             {duration(read_timeout_sec_, read_timeout_usec_),
                              duration(write_timeout_sec_, write_timeout_usec_), head_timeout_},
                             kMaxHeadBytes);
-    clean = serve_connection(stream);
+    try {
+      clean = serve_connection(stream);
+    } catch (const std::exception& e) {
+      // Whatever escapes a connection must not leak its socket or its slot for the address.
+      std::cerr << "http: connection from " << address << " dropped: " << e.what() << "\n";
+    } catch (...) {
+      std::cerr << "http: connection from " << address << " dropped\n";
+    }
     release(address);
   } else {
     refuse_connection(socket, "too many connections from " + address + " (at most " +

@@ -105,9 +105,18 @@ ErrorStyle error_style_for(const std::string& path) {
 
 GetBodyServer::Screen request_screen(const Api& api) {
   return [&api](const httplib::Request& request) -> std::optional<Refusal> {
-    if (auto refusal = host_refusal(api, request)) return refusal;
-    if (auto refusal = origin_refusal(api, request)) return refusal;
-    return key_refusal(api, request);
+    try {
+      if (auto refusal = host_refusal(api, request)) return refusal;
+      if (auto refusal = origin_refusal(api, request)) return refusal;
+      return key_refusal(api, request);
+    } catch (const service::DatabaseUnavailable& e) {
+      // Keys live in the database: while it is unreachable (PostgreSQL restarting) requests get
+      // a prompt 503 to retry, never a hang. Liveness needs no database: the node is alive.
+      if (request.path == "/health") return std::nullopt;
+      Refusal refusal{503, "database_unavailable", e.what(), {}};
+      refusal.headers.emplace("Retry-After", "5");
+      return refusal;
+    }
   };
 }
 

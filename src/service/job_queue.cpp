@@ -1,6 +1,7 @@
 // The queue side of JobStore: claiming (fair across accounts, preferring loaded models, rows
 // locked with SKIP LOCKED on PostgreSQL), leases, and putting running jobs back in the queue
 // when their worker went away.
+#include <algorithm>
 #include <functional>
 
 #include "service/job_store.h"
@@ -39,6 +40,27 @@ int requeue_running(Database& db, const std::string& where,
   return requeued;
 }
 
+// Moves a queued job to IN_PROGRESS for the claiming worker and records its account as served
+// (round-robin); false when another node took it first. Inside a transaction.
+bool take(Database& db, const std::string& id, const std::string& account,
+          const ClaimOptions& options, int64_t now) {
+  if (!move_status(db, id, JobStatus::InProgress, {JobStatus::Created})) return false;
+  db.prepare(
+        "UPDATE jobs SET cancel_requested = 0, progress_step = 0, progress_total = 0, "
+        "worker_id = ?2, lease_until_ms = ?3 WHERE id = ?1")
+      .bind(1, id)
+      .bind(2, options.worker_id)
+      .bind(3, options.lease_ms > 0 ? now + options.lease_ms : int64_t{0})
+      .run();
+  db.prepare(
+        "INSERT INTO account_queue (account_id, last_served) "
+        "VALUES (?1, (SELECT COALESCE(MAX(last_served), 0) + 1 FROM account_queue)) "
+        "ON CONFLICT (account_id) DO UPDATE SET last_served = excluded.last_served")
+      .bind(1, account)
+      .run();
+  return true;
+}
+
 }  // namespace
 
 std::optional<Job> JobStore::claim_next(const ClaimOptions& options) {
@@ -65,25 +87,38 @@ std::optional<Job> JobStore::claim_next(const ClaimOptions& options) {
       pick.bind(static_cast<int>(i + 3), options.loaded_models[i]);
     if (!pick.step()) return;
     const std::string id = pick.text(0);
-    const std::string account = pick.text(1);
-    if (!move_status(db_, id, JobStatus::InProgress, {JobStatus::Created})) return;
-    db_.prepare(
-           "UPDATE jobs SET cancel_requested = 0, progress_step = 0, progress_total = 0, "
-           "worker_id = ?2, lease_until_ms = ?3 WHERE id = ?1")
-        .bind(1, id)
-        .bind(2, options.worker_id)
-        .bind(3, options.lease_ms > 0 ? now + options.lease_ms : int64_t{0})
-        .run();
-    db_.prepare(
-           "INSERT INTO account_queue (account_id, last_served) "
-           "VALUES (?1, (SELECT COALESCE(MAX(last_served), 0) + 1 FROM account_queue)) "
-           "ON CONFLICT (account_id) DO UPDATE SET last_served = excluded.last_served")
-        .bind(1, account)
-        .run();
-    claimed = id;
+    if (take(db_, id, pick.text(1), options, now)) claimed = id;
   });
   if (claimed.empty()) return std::nullopt;
   return get_any(claimed);
+}
+
+std::vector<Job> JobStore::queued_for_model(const std::string& model, int limit) const {
+  std::vector<std::string> ids;
+  {
+    auto guard = db_.lock();
+    auto query = db_.prepare(
+        "SELECT id FROM jobs WHERE status = 'CREATED' AND model = ?1 ORDER BY seq LIMIT ?2");
+    query.bind(1, model).bind(2, std::max(limit, 0));
+    while (query.step()) ids.push_back(query.text(0));
+  }
+  std::vector<Job> jobs;
+  for (const auto& id : ids)
+    if (auto job = get_any(id)) jobs.push_back(std::move(*job));
+  return jobs;
+}
+
+std::optional<Job> JobStore::claim(const std::string& id, const ClaimOptions& options) {
+  bool claimed = false;
+  db_.transaction([&] {
+    auto owner = db_.prepare(
+        "SELECT account_id FROM jobs WHERE id = ?1 AND status = 'CREATED'" +
+        std::string(db_.dialect() == SqlDialect::Postgres ? " FOR UPDATE SKIP LOCKED" : ""));
+    owner.bind(1, id);
+    if (owner.step()) claimed = take(db_, id, owner.text(0), options, now_ms());
+  });
+  if (!claimed) return std::nullopt;
+  return get_any(id);
 }
 
 bool JobStore::renew_lease(const std::string& id, const std::string& worker_id, int64_t lease_ms) {

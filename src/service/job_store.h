@@ -58,6 +58,10 @@ class JobStore {
   // Moves the next queued job to IN_PROGRESS and returns it (nullopt when none is queued).
   // On PostgreSQL the pick skips rows another node is claiming (FOR UPDATE SKIP LOCKED).
   std::optional<Job> claim_next(const ClaimOptions& options = {});
+  // Queued jobs for `model`, oldest first: the candidates a worker may batch with a job.
+  std::vector<Job> queued_for_model(const std::string& model, int limit) const;
+  // Claims this queued job (as claim_next would); nullopt when it is no longer queued.
+  std::optional<Job> claim(const std::string& id, const ClaimOptions& options = {});
   // Extends the lease of a job `worker_id` holds; false when it no longer holds it (the lease
   // ran out and the job was queued again, or it ended): the worker must drop its work.
   bool renew_lease(const std::string& id, const std::string& worker_id, int64_t lease_ms);

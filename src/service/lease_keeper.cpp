@@ -27,12 +27,15 @@ std::chrono::milliseconds LeaseKeeper::step() {
     if (worker_ && worker_->running()) {
       const auto& me = worker_->identity().worker_id;
       presence_.beat(me, worker_->loaded_models());
-      const std::string job = worker_->running_job();
-      if (!job.empty() && !jobs_.renew_lease(job, me, lease_ms_)) worker_->lease_lost(job);
+      for (const auto& job : worker_->running_jobs())
+        if (!jobs_.renew_lease(job, me, lease_ms_)) worker_->lease_lost(job);
     }
     jobs_.requeue_expired(now_ms());
+    if (failing_) std::cerr << "leases: the database answers again\n";
+    failing_ = false;
   } catch (const std::exception& e) {  // e.g. the database is restarting: try again next round
-    std::cerr << "leases: " << e.what() << "\n";
+    if (!failing_) std::cerr << "leases: " << e.what() << " (retrying quietly)\n";
+    failing_ = true;
   }
   return std::chrono::milliseconds(std::max<int64_t>(lease_ms_ / 3, 100));
 }

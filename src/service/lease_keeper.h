@@ -31,7 +31,8 @@ class LeaseKeeper {
   WorkerPresence& presence_;
   Worker* worker_;
   int64_t lease_ms_;
-  BackgroundLoop loop_;  // last: stopped before the members its steps use go away
+  bool failing_ = false;  // the last round failed: the next failure is not logged again
+  BackgroundLoop loop_;   // last: stopped before the members its steps use go away
 };
 
 }  // namespace dd::service

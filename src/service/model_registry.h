@@ -89,6 +89,7 @@ class ModelRegistry {
   // Drops every cached model not in use (e.g. before shutdown or to free memory).
   void unload_unused();
   int64_t loaded_bytes() const;
+  size_t memory_budget() const { return budget_; }  // 0: no limit
   int loaded_count() const;
 
   std::vector<std::string> lora_names() const;  // sorted file stems

@@ -22,7 +22,12 @@ namespace {
 std::string default_worker_id() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "worker");
-  return std::string(host) + "-" + std::to_string(getpid()) + "-" + random_hex(3);
+  std::string id = host;  // appended piecewise: GCC 12 misreads a + chain here
+  id += '-';
+  id += std::to_string(getpid());
+  id += '-';
+  id += random_hex(3);
+  return id;
 }
 
 }  // namespace
@@ -81,6 +86,7 @@ Service::Service(const ServiceOptions& options, WebhookBody webhook_body)
   worker_ = std::make_unique<Worker>(
       *jobs_, *images_, *models_, events_, [this](const Job& job) { on_job_finished(job); },
       options_.preview_every, identity);
+  worker_->batch_up_to(options_.max_batch);
   if (shared_database())
     leases_ = std::make_unique<LeaseKeeper>(
         *jobs_, *presence_, options_.run_worker ? worker_.get() : nullptr, identity.lease_ms);

@@ -46,6 +46,9 @@ struct ServiceOptions {
   // and how long its claim on a running job holds without renewal.
   std::string worker_id;
   int lease_seconds = 30;
+  // Images of queued jobs that may share one pass through the UNet (pipeline/generate_batch.h);
+  // 1: every job runs alone.
+  int max_batch = 1;
 };
 
 // The queue is at --max-queue: the HTTP layer answers 429 with Retry-After.

@@ -105,7 +105,9 @@ void WebhookSender::stop() { loop_.stop(); }
 std::chrono::milliseconds WebhookSender::step() {
   constexpr int64_t kMaxSleepMs = 60000;
   try {
-    if (const auto due = next_due(now_ms())) {
+    const auto due = next_due(now_ms());
+    failing_ = false;
+    if (due) {
       attempt(*due);
       return std::chrono::milliseconds(0);
     }
@@ -114,7 +116,8 @@ std::chrono::milliseconds WebhookSender::step() {
     // Due now (or overdue) sleeps not at all.
     return std::chrono::milliseconds(std::clamp<int64_t>(next - now_ms(), 0, kMaxSleepMs));
   } catch (const std::exception& e) {  // e.g. the database is busy: try again shortly
-    std::cerr << "webhooks: " << e.what() << "\n";
+    if (!failing_) std::cerr << "webhooks: " << e.what() << " (retrying quietly)\n";
+    failing_ = true;
     return std::chrono::milliseconds(1000);
   }
 }

@@ -76,7 +76,8 @@ class WebhookSender {
   std::function<std::string(const std::string&)> secret_for_;
   bool allow_private_;
   WebhookOptions options_;
-  BackgroundLoop loop_;  // last: stopped before the members its steps use go away
+  bool failing_ = false;  // the last step failed: a repeated failure is not logged again
+  BackgroundLoop loop_;   // last: stopped before the members its steps use go away
 };
 
 }  // namespace dd::service

@@ -12,6 +12,7 @@
 #include "pipeline/resolve.h"
 #include "sampling/cancelled.h"
 #include "service/crypto.h"
+#include "service/job_request.h"
 #include "util/error.h"
 
 namespace dd::service {
@@ -22,42 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-io::Image read_input_image(const std::string& path, const std::string& what) {
-  return io::decode_image(io::read_file_bytes(path), what);
-}
-
-// The spec with its parameters resolved against the model's defaults (pipeline/resolve.h) and
-// the engine request made from them, input images and LoRAs attached. img2img runs at the
-// input's size.
-pipeline::GenerationRequest prepare(JobSpec& spec, const ModelInfo& info,
-                                    const pipeline::DiffusionModel& model,
-                                    const ModelRegistry& models) {
-  spec.model = info.id;
-  io::Image init_image;
-  if (!spec.init_image_path.empty()) {
-    init_image = read_input_image(spec.init_image_path, "init image");
-    spec.params.width = init_image.width;
-    spec.params.height = init_image.height;
-  }
-  spec.params = pipeline::resolve(
-      spec.params, pipeline::param_defaults(model.config(), info.defaults, spec.dialect_defaults));
-  auto request = pipeline::engine_request(spec.params);
-  if (!spec.conditioned_prompt.empty()) request.prompt = spec.conditioned_prompt;
-  for (const auto& lora : spec.loras) {
-    std::string path = lora.path;
-    if (path.empty()) {
-      const auto found = models.lora_path(lora.name);
-      if (!found) throw InvalidParameter("loras", "unknown LoRA '" + lora.name + "'");
-      path = *found;
-    }
-    request.loras.push_back({path, lora.weight});
-  }
-  if (!spec.init_image_path.empty()) request.init_image = pipeline::image_to_tensor(init_image);
-  if (!spec.mask_path.empty())
-    request.mask = pipeline::mask_to_tensor(read_input_image(spec.mask_path, "mask"));
-  return request;
 }
 
 }  // namespace
@@ -99,7 +64,29 @@ std::chrono::milliseconds Worker::step() {
   return std::chrono::seconds(1);
 }
 
-std::string Worker::running_job() const { return stats_.snapshot().running_job; }
+std::vector<std::string> Worker::running_jobs() const {
+  {
+    std::lock_guard lock(lost_mutex_);
+    if (!batch_.empty()) return batch_;
+  }
+  const std::string running = stats_.snapshot().running_job;
+  if (running.empty()) return {};
+  return {running};
+}
+
+void Worker::set_batch(std::vector<std::string> job_ids) {
+  std::lock_guard lock(lost_mutex_);
+  batch_ = std::move(job_ids);
+}
+
+ClaimOptions Worker::claim_options() const {
+  ClaimOptions claim;
+  claim.worker_id = identity_.worker_id;
+  claim.lease_ms = identity_.lease_ms;
+  // On a shared queue, jobs for the models held here come first (fewer swaps).
+  if (identity_.lease_ms > 0) claim.loaded_models = loaded_models();
+  return claim;
+}
 
 std::vector<std::string> Worker::loaded_models() const {
   std::vector<std::string> loaded;
@@ -110,22 +97,21 @@ std::vector<std::string> Worker::loaded_models() const {
 
 void Worker::lease_lost(const std::string& job_id) {
   std::lock_guard lock(lost_mutex_);
-  lost_job_ = job_id;
+  if (job_id.empty())
+    lost_jobs_.clear();
+  else
+    lost_jobs_.insert(job_id);
 }
 
 bool Worker::owns(const std::string& job_id) const {
   std::lock_guard lock(lost_mutex_);
-  return lost_job_ != job_id;
+  return lost_jobs_.count(job_id) == 0;
 }
 
 bool Worker::run_one() {
-  ClaimOptions claim;
-  claim.worker_id = identity_.worker_id;
-  claim.lease_ms = identity_.lease_ms;
-  // On a shared queue, jobs for the models held here come first (fewer swaps).
-  if (identity_.lease_ms > 0) claim.loaded_models = loaded_models();
-  const auto job = jobs_.claim_next(claim);
+  const auto job = jobs_.claim_next(claim_options());
   if (!job) return false;
+  if (run_batch(*job)) return true;
   if (identity_.lease_ms > 0)
     std::cerr << "worker " << identity_.worker_id << ": running job " << job->id << std::endl;
   run_job(*job);
@@ -134,7 +120,7 @@ bool Worker::run_one() {
 
 void Worker::run_job(const Job& job) {
   const std::string& me = identity_.worker_id;
-  lease_lost("");  // a job lost earlier may have come back to this worker
+  lease_lost("");  // jobs lost earlier may have come back to this worker
   stats_.set_running(job.id);
   events_.publish(job.id, "status", {{"status", status_name(JobStatus::InProgress)}});
   try {
@@ -187,7 +173,7 @@ std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
   if (jobs_.cancel_requested(job.id)) throw Cancelled();
 
   JobSpec spec = job.spec;
-  auto request = prepare(spec, *info, *model, models_);
+  auto request = prepare_request(spec, *info, *model, models_);
   const std::string format = io::canonical_image_format(spec.format);
   spec.format = format;
   jobs_.update_spec(job.id, spec);
@@ -213,23 +199,31 @@ std::vector<OutputFile> Worker::generate_outputs(const Job& job) {
     const models::CachedMemoryRelease release(model->device());
     return pipeline::generate(*model, request, hooks);
   }();
-  const int count = static_cast<int>(result.images.size(0));
-  const double per_image = seconds_since(started) / count;
+  const double per_image = seconds_since(started) / static_cast<double>(result.images.size(0));
+  return store_outputs(job, spec, request, *info, *model, result, per_image);
+}
 
+std::vector<OutputFile> Worker::store_outputs(const Job& job, const JobSpec& spec,
+                                              const pipeline::GenerationRequest& request,
+                                              const ModelInfo& info,
+                                              const pipeline::DiffusionModel& model,
+                                              const pipeline::GenerationResult& result,
+                                              double per_image) {
+  const int count = static_cast<int>(result.images.size(0));
   std::vector<OutputFile> outputs;
   try {
     for (int i = 0; i < count; ++i) {
       const auto image = pipeline::tensor_to_image(result.images[i].permute({2, 0, 1}));
       const auto text =
           pipeline::parameters_text(request, result.seeds[i], image.width, image.height,
-                                    pipeline::text_model_info(info->id, model->config()));
-      const auto bytes = io::encode_image(image, format, spec.quality, {{"parameters", text}});
+                                    pipeline::text_model_info(info.id, model.config()));
+      const auto bytes = io::encode_image(image, spec.format, spec.quality, {{"parameters", text}});
       OutputFile output;
-      output.name = new_uuid() + "." + io::image_file_extension(format);
+      output.name = new_uuid() + "." + io::image_file_extension(spec.format);
       output.path = job.id + "/" + output.name;
       const auto record = images_.store(
           job.account_id, spec.image_name.empty() ? output.name : spec.image_name,
-          std::string(bytes.begin(), bytes.end()), format, image.width, image.height, job.id);
+          std::string(bytes.begin(), bytes.end()), spec.format, image.width, image.height, job.id);
       output.created_ms = record.created_ms;
       output.size = record.size;
       output.image_id = record.id;

@@ -7,13 +7,17 @@
 //
 // stop() interrupts a running job at its next step and leaves it IN_PROGRESS, exactly as a
 // crash would: JobStore::requeue_interrupted() at the next start-up queues it again.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "pipeline/model.h"
+#include "pipeline/request.h"
 #include "service/background_loop.h"
 #include "service/image_store.h"
 #include "service/job_events.h"
@@ -30,6 +34,8 @@ struct WorkerIdentity {
   std::string worker_id;  // recorded on the jobs it claims
   int64_t lease_ms = 0;   // 0: no lease; else the LeaseKeeper renews it every lease_ms / 3
 };
+
+struct BatchMember;  // worker_batch.cpp
 
 class Worker {
  public:
@@ -52,8 +58,11 @@ class Worker {
 
   const WorkerStats& stats() const { return stats_; }
   const WorkerIdentity& identity() const { return identity_; }
-  // The job running now ("" when idle) and the models held in memory, for leases and heartbeats.
-  std::string running_job() const;
+  // Up to this many images of queued jobs that can share a pass run as one batch (1: none).
+  void batch_up_to(int images) { max_batch_ = std::max(images, 1); }
+  // The jobs running now (several in a batch; none when idle) and the models held in memory,
+  // for leases and heartbeats.
+  std::vector<std::string> running_jobs() const;
   std::vector<std::string> loaded_models() const;
   // The lease on `job_id` could not be renewed (it ran out and the job went back to the queue):
   // the job stops at its next step and its work is dropped, since another worker now owns it.
@@ -67,6 +76,19 @@ class Worker {
   std::vector<OutputFile> generate_outputs(const Job& job);
   void finish(const std::string& job_id);
   bool owns(const std::string& job_id) const;  // false once its lease was lost
+  ClaimOptions claim_options() const;
+  void set_batch(std::vector<std::string> job_ids);
+  // The batch path: false when `first` cannot be batched or nothing queued can join it (the
+  // caller then runs it alone).
+  bool run_batch(const Job& first);
+  void run_members(std::vector<BatchMember>& batch, const ModelInfo& info,
+                   pipeline::DiffusionModel& model);
+  int batch_limit(const pipeline::GenerationRequest& request) const;
+  std::vector<OutputFile> store_outputs(const Job& job, const JobSpec& spec,
+                                        const pipeline::GenerationRequest& request,
+                                        const ModelInfo& info,
+                                        const pipeline::DiffusionModel& model,
+                                        const pipeline::GenerationResult& result, double per_image);
 
   JobStore& jobs_;
   ImageStore& images_;
@@ -75,8 +97,10 @@ class Worker {
   std::function<void(const Job&)> on_finished_;
   int preview_every_;
   WorkerIdentity identity_;
+  int max_batch_ = 1;
   mutable std::mutex lost_mutex_;
-  std::string lost_job_;  // the job whose lease was lost, guarded by lost_mutex_
+  std::set<std::string> lost_jobs_;  // jobs whose lease was lost, guarded by lost_mutex_
+  std::vector<std::string> batch_;   // the jobs of the running batch, guarded by lost_mutex_
   PreviewDecoders preview_decoders_;
   WorkerStats stats_;
   std::atomic<bool> stopping_{false};  // set by stop(): the running job ends at its next step

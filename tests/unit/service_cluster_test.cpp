@@ -77,7 +77,9 @@ TEST_F(ClusterTest, NodesClaimingAtOnceNeverShareAJob) {
       Database db(url_);  // each node its own connection
       JobStore store(db);
       ready.arrive_and_wait();
-      while (const auto job = store.claim_next(worker("w" + std::to_string(node))))
+      std::string id = "w";  // appended, not concatenated: GCC 12 misreads the + here
+      id += std::to_string(node);
+      while (const auto job = store.claim_next(worker(id)))
         claimed[node].push_back(job->id);
     });
   }
