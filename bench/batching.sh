@@ -57,7 +57,8 @@ run_cell() {
     --steps "$steps" --sampler "$sampler" --label "$name")
   local after
   after=$(load1)
-  kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
+  kill "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
   server_pid=""
   # Which jobs ran together, from the job records (warm-up jobs included).
   local groups
