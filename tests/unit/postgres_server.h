@@ -52,3 +52,28 @@ std::string test_database(const std::string& sqlite_path);
     const std::string reason = ::dd::test::PostgresServer::unavailable_reason();          \
     if (!reason.empty()) GTEST_SKIP() << reason << "; run scripts/setup to install them"; \
   } while (0)
+
+namespace dd::test {
+
+// A test suite with one server for the whole suite (initdb takes about a second) and a fresh
+// database for every test (url_); its tests skip when the server programs are missing.
+class PostgresTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (PostgresServer::unavailable_reason().empty()) server_ = new PostgresServer();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    DD_REQUIRE_POSTGRES();
+    ASSERT_NE(server_, nullptr) << "the PostgreSQL test server did not start";
+    url_ = server_->create_database();
+  }
+
+  static inline PostgresServer* server_ = nullptr;
+  std::string url_;
+};
+
+}  // namespace dd::test

@@ -40,26 +40,7 @@ ClaimOptions worker(const std::string& id, int64_t lease_ms = 60000,
   return options;
 }
 
-class ClusterTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (PostgresServer::unavailable_reason().empty()) server_ = new PostgresServer();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    DD_REQUIRE_POSTGRES();
-    ASSERT_NE(server_, nullptr) << "the PostgreSQL test server did not start";
-    url_ = server_->create_database();
-  }
-
-  static PostgresServer* server_;
-  std::string url_;
-};
-
-PostgresServer* ClusterTest::server_ = nullptr;
+class ClusterTest : public test::PostgresTest {};
 
 TEST_F(ClusterTest, NodesClaimingAtOnceNeverShareAJob) {
   constexpr int kJobs = 40;
@@ -79,8 +60,7 @@ TEST_F(ClusterTest, NodesClaimingAtOnceNeverShareAJob) {
       ready.arrive_and_wait();
       std::string id = "w";  // appended, not concatenated: GCC 12 misreads the + here
       id += std::to_string(node);
-      while (const auto job = store.claim_next(worker(id)))
-        claimed[node].push_back(job->id);
+      while (const auto job = store.claim_next(worker(id))) claimed[node].push_back(job->id);
     });
   }
   for (auto& node : nodes) node.join();

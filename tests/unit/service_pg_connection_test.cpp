@@ -15,30 +15,12 @@ namespace {
 
 using test::PostgresServer;
 
-// One server for the suite (initdb takes about a second); a fresh database for every test.
-class PgTest : public ::testing::Test {
+class PgTest : public test::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    if (PostgresServer::unavailable_reason().empty()) server_ = new PostgresServer();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    DD_REQUIRE_POSTGRES();
-    ASSERT_NE(server_, nullptr) << "the PostgreSQL test server did not start";
-    url_ = server_->create_database();
-  }
   int64_t count(PgConnection& db, const std::string& table) {
     return db.exec("SELECT count(*) FROM " + table).integer(0, 0);
   }
-
-  static PostgresServer* server_;
-  std::string url_;
 };
-
-PostgresServer* PgTest::server_ = nullptr;
 
 TEST_F(PgTest, ValuesRoundTripThroughParameters) {
   PgConnection db(url_);

@@ -16,32 +16,14 @@ namespace {
 
 using test::PostgresServer;
 
-// One server for the suite; a fresh database for every test.
-class SchemaMigrationsTest : public ::testing::Test {
+class SchemaMigrationsTest : public test::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    if (PostgresServer::unavailable_reason().empty()) server_ = new PostgresServer();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    DD_REQUIRE_POSTGRES();
-    ASSERT_NE(server_, nullptr) << "the PostgreSQL test server did not start";
-    url_ = server_->create_database();
-  }
   int64_t count(Database& db, const std::string& table) {
     auto query = db.prepare("SELECT count(*) FROM " + table);
     query.step();
     return query.integer(0);
   }
-
-  static PostgresServer* server_;
-  std::string url_;
 };
-
-PostgresServer* SchemaMigrationsTest::server_ = nullptr;
 
 std::vector<Migration> three_migrations() {
   // Each depends on the one before: out of order, or twice, they fail.
