@@ -7,6 +7,7 @@ accepted so far. Keys come from DD_KEY_<ACCOUNT> (DD_KEY_ALICE, DD_KEY_BOB).
   python check.py submit BASE STATE --per-account N --steps S --size PX
   python check.py wait-started BASE STATE          prints the id of a job seen starting
   python check.py wait-all BASE STATE [--deadline S]
+  python check.py cancel BASE STATE                a running job cancelled through the API node
   python check.py outage BASE STATE                requests that need the database answer 503
   python check.py soak BASE STATE --seconds S
 """
@@ -189,6 +190,29 @@ def cmd_wait_all(args) -> None:
     check_image_counts(args.base, jobs)
 
 
+def cmd_cancel(args) -> None:
+    """A long job, cancelled through the API node while a worker runs it, ends CANCELLED within
+    a few seconds (the worker reads the flag after every step), not after its many steps. The
+    job is not added to the state file: it never succeeds."""
+    job = submit_one(args.base, "alice", 150, 256, samples=2)  # the most steps allowed
+    deadline = time.monotonic() + args.deadline
+    while get_job(args.base, job)["status"] != "IN_PROGRESS":
+        if time.monotonic() > deadline:
+            raise Failure(f"job {job['id']} did not start within {args.deadline} s")
+        time.sleep(0.05)
+    response = requests.post(f"{args.base}/v0/api/jobs/{job['id']}/cancel",
+                             headers=headers("alice"), timeout=TIMEOUT)
+    if response.status_code != 200:
+        raise Failure(f"cancel: {response.status_code} {response.text}")
+    while (record := get_job(args.base, job))["status"] not in FINAL:
+        if time.monotonic() > deadline:
+            raise Failure(f"job {job['id']} still {record['status']} {args.deadline} s after cancel")
+        time.sleep(0.05)
+    if record["status"] != "CANCELLED":
+        raise Failure(f"job {job['id']} ended {record['status']}, not CANCELLED")
+    print(f"PASS: a running job cancelled through the API node ended CANCELLED on its worker")
+
+
 def expect_503(response: requests.Response, what: str) -> None:
     if response.status_code != 503:
         raise Failure(f"{what} while PostgreSQL is down: {response.status_code}, wanted 503; "
@@ -285,7 +309,7 @@ def main() -> int:
     ready.add_argument("status", type=int)
     ready.add_argument("--problem", default="")
     ready.add_argument("--deadline", type=float, default=60)
-    for name in ("submit", "wait-started", "wait-all", "outage", "soak"):
+    for name in ("submit", "wait-started", "wait-all", "cancel", "outage", "soak"):
         command = commands.add_parser(name)
         command.add_argument("base")
         command.add_argument("state")
@@ -300,7 +324,7 @@ def main() -> int:
             command.add_argument("--drain", type=float, default=300)
     args = parser.parse_args()
     handler = {"ready": cmd_ready, "submit": cmd_submit, "wait-started": cmd_wait_started,
-               "wait-all": cmd_wait_all, "outage": cmd_outage, "soak": cmd_soak}[args.command]
+               "wait-all": cmd_wait_all, "cancel": cmd_cancel, "outage": cmd_outage, "soak": cmd_soak}[args.command]
     try:
         handler(args)
     except (Failure, requests.RequestException, KeyError) as error:

@@ -7,6 +7,7 @@
 #  2. jobs from both accounts; a worker is killed (-9) just after it starts one: its lease
 #     expires, another worker runs the job, and every job ends SUCCESS once, with exactly one
 #     image object per sample (no second set from the killed worker);
+#  2b. a long job cancelled through the API node ends CANCELLED on its worker within seconds;
 #  3. PostgreSQL is stopped while jobs are queued and running: GET and POST answer 503 with
 #     Retry-After; once it is back (same data) the nodes recover by themselves and every job
 #     accepted before the outage ends SUCCESS;
@@ -163,6 +164,9 @@ echo "PASS: job $job was run again by worker $rescuer after worker $victim's lea
 nodes_alive
 start_worker w4
 echo "PASS: worker w4 joined in place of $victim"
+
+# ---- cancellation reaches the worker running the job --------------------------------------------
+check cancel "$base" "$state" --deadline 120
 
 # ---- PostgreSQL restarted mid-run ---------------------------------------------------------------
 outage_state="$work/outage.jsonl"
