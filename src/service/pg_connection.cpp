@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "service/transaction_steps.h"
+
 namespace dd::service {
 
 namespace {
@@ -311,23 +313,11 @@ void PgConnection::run_script(const std::string& sql) {
 
 void PgConnection::transaction(const std::function<void()>& body) {
   auto guard = lock();
-  if (in_transaction_) {
-    body();
-    return;
-  }
-  exec("BEGIN");
-  in_transaction_ = true;
-  try {
-    body();
-    in_transaction_ = false;
-    exec("COMMIT");
-  } catch (...) {
-    in_transaction_ = false;
-    // After a failed COMMIT the server has already ended the transaction; ROLLBACK is then a
-    // harmless no-op, and on a lost connection it fails too: the original error is what counts.
-    PQclear(PQexec(conn_, "ROLLBACK"));
-    throw;
-  }
+  // After a failed COMMIT the server has already ended the transaction; ROLLBACK is then a
+  // harmless no-op.
+  run_transaction(
+      in_transaction_, body, [this] { exec("BEGIN"); }, [this] { exec("COMMIT"); },
+      [this] { PQclear(PQexec(conn_, "ROLLBACK")); });
 }
 
 }  // namespace dd::service

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "service/database_backend.h"
+#include "service/transaction_steps.h"
 #include "util/error.h"
 
 namespace dd::service {
@@ -94,21 +95,9 @@ class SqliteBackend : public DatabaseBackend {
     }
   }
   void transaction(const std::function<void()>& body) override {
-    if (in_transaction_) {
-      body();
-      return;
-    }
-    exec("BEGIN IMMEDIATE");
-    in_transaction_ = true;
-    try {
-      body();
-      in_transaction_ = false;
-      exec("COMMIT");
-    } catch (...) {
-      in_transaction_ = false;
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    run_transaction(
+        in_transaction_, body, [this] { exec("BEGIN IMMEDIATE"); }, [this] { exec("COMMIT"); },
+        [this] { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); });
   }
   int64_t changes() const override { return sqlite3_changes(db_); }
   std::string description() const override { return path_; }
