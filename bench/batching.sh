@@ -5,14 +5,14 @@
 #   bench/batching.sh [OUT_DIR] [BINARY]
 # (default bench/results/batching/run-<commit>, build/diffusiond). Environment: MODELS_DIR
 # (models), MODEL (diffusiond-scenes), SIZE (64), STEPS (20), SAMPLER (Euler a), IMAGES (images
-# per cell, split over the clients: 48), ROUNDS (3), BATCH (4), CONCURRENCY ("1 2 4"), PYTHON
+# per cell, split over the clients: 56), ROUNDS (3), BATCH (4), CONCURRENCY ("1 2 4"), PYTHON
 # (.venv/bin/python). Writes OUT_DIR/cells.jsonl (one line per cell: images/s, latencies,
 # which jobs ran batched, the load average before and after), OUT_DIR/conditions.txt and
 # OUT_DIR/summary.md (the table of bench/README.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-# shellcheck source=../tests/lib/serve.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/lib/serve.sh
 source tests/lib/serve.sh
 
 out="${1:-bench/results/batching/run-$(git rev-parse --short HEAD)}"
@@ -22,7 +22,7 @@ model="${MODEL:-diffusiond-scenes}"
 size="${SIZE:-64}"
 steps="${STEPS:-20}"
 sampler="${SAMPLER:-Euler a}"
-images="${IMAGES:-48}"
+images="${IMAGES:-56}"
 rounds="${ROUNDS:-3}"
 batch="${BATCH:-4}"
 read -r -a concurrency_levels <<<"${CONCURRENCY:-1 2 4}"
