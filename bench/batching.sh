@@ -33,14 +33,7 @@ cells="$out/cells.jsonl"
 : >"$cells"
 work=$(mktemp -d "${TMPDIR:-/tmp}/dd_batching.XXXXXX")
 server_pid=""
-cleanup() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap client_test_cleanup EXIT  # tests/lib/serve.sh: stops $server_pid, removes $work
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 

@@ -57,6 +57,7 @@ client_test_begin() {
   trap client_test_cleanup EXIT
 }
 
+# On exit (any script with server_pid and work): stops the server and removes the work folder.
 client_test_cleanup() {
   if [[ -n "$server_pid" ]]; then
     kill "$server_pid" 2>/dev/null || true

@@ -33,14 +33,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/dd_seed_examples.XXXXXX")
 server_pid=""
 failures=0
 
-cleanup() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap client_test_cleanup EXIT  # tests/lib/serve.sh: stops $server_pid, removes $work
 
 # --- models: the tiny fixtures under the names the seeds use -------------------------------
 models="$work/models"
