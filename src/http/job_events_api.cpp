@@ -42,7 +42,8 @@ struct Stream {
   std::string account;
   std::string base_url;
   uint64_t last_id = 0;
-  bool greeted = false;  // the stored status was sent (a job with no live events yet)
+  bool greeted = false;       // the stored status was sent (a job with no live events yet)
+  bool stored_final = false;  // the last quiet turn found the stored job ended
   EventStream out;
 };
 
@@ -77,11 +78,20 @@ bool pump(Api& api, httplib::DataSink& sink, Stream& stream) {
     if (!stream.out.write(sink, event_frame(event))) return false;
     stream.last_id = event.id;
   }
-  // Without live events (queued, or run before a restart) the stored job tells the status.
-  if (!batch.known || batch.ended) {
+  // Without live events (queued, or run before a restart) the stored job tells the status. So
+  // it does when events have stopped coming without an end (relayed from a worker on another
+  // node that died, or a job cancelled while queued there): a job stored as ended for two quiet
+  // turns in a row is finished, which leaves a local worker a whole turn to publish its last
+  // status between recording the end and publishing it.
+  const bool quiet = batch.known && !batch.ended && batch.events.empty();
+  if (!batch.known || batch.ended || quiet) {
     const auto job = stored();
     if (!job) return stream.out.end(sink, "");  // gone meanwhile
-    if (service::is_final(job->status)) return finish(api, sink, stream, *job);
+    const bool final = service::is_final(job->status);
+    if (final && (!quiet || stream.stored_final)) return finish(api, sink, stream, *job);
+    stream.stored_final = final && quiet;
+  } else {
+    stream.stored_final = false;
   }
   return stream.out.keep_alive(sink);
 }

@@ -139,7 +139,7 @@ bool pump(Api& api, httplib::DataSink& sink, ImageStream& stream) {
     if (event.type == "preview" && !send_partial(api, sink, stream, event)) return false;
   }
   // The stored job says how it ended (and whether a queued job was cancelled before it ran).
-  if (!batch.known || batch.ended) {
+  if (!batch.known || batch.ended || batch.events.empty()) {
     const auto job =
         api.service.wait(stream.job_id, stream.account, batch.ended ? kEventWaitMs : 0);
     if (service::is_final(job.status)) return finish(api, sink, stream, job);

@@ -69,9 +69,10 @@ void Database::exclusive(const std::string& name) {
   prepare("SELECT pg_advisory_xact_lock(hashtext(?1))").bind(1, "diffusiond:" + name).run();
 }
 
-void Database::notify(const std::string& channel) {
+void Database::notify(const std::string& channel, const std::string& payload) {
   if (dialect() != SqlDialect::Postgres) return;
-  prepare("SELECT pg_notify(?1, '')").bind(1, channel).run();
+  auto guard = lock();
+  prepare("SELECT pg_notify(?1, ?2)").bind(1, channel).bind(2, payload).run();
 }
 
 std::string Database::ddl(const std::string& neutral) const {

@@ -79,9 +79,10 @@ class Database {
   // `name` (PostgreSQL: a transaction-level advisory lock; SQLite's write transactions already
   // run one at a time).
   void exclusive(const std::string& name);
-  // Inside transaction(): wakes every node LISTENing on `channel` once it commits (PostgreSQL
-  // NOTIFY); nothing on SQLite, whose only node is woken directly.
-  void notify(const std::string& channel);
+  // Wakes every node LISTENing on `channel` (PostgreSQL NOTIFY; inside a transaction, once it
+  // commits) with `payload` (under 8000 bytes); nothing on SQLite, whose only node is woken
+  // directly.
+  void notify(const std::string& channel, const std::string& payload = "");
   // Schema SQL in the neutral spelling, for this dialect: "{serial_key}" is an auto-numbered
   // integer primary key, "{rowid}" at the start of a column list an insertion-ordered `rowid`
   // column (SQLite has it built in), and BIGINT columns hold 64-bit integers in both.

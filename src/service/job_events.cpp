@@ -25,6 +25,8 @@ void fold_into(LiveProgress& progress, const JobEvent& event) {
 uint64_t JobEvents::publish(const std::string& job_id, const std::string& type, nlohmann::json data,
                             std::shared_ptr<const std::string> image) {
   uint64_t id = 0;
+  // A copy for the observer (small: the image is not in it).
+  const nlohmann::json observed = observer_ ? data : nlohmann::json();
   {
     const std::lock_guard lock(mutex_);
     auto& log = logs_[job_id];
@@ -53,6 +55,7 @@ uint64_t JobEvents::publish(const std::string& job_id, const std::string& type, 
     log.events.push_back(std::move(event));
   }
   changed_.notify_all();
+  if (observer_) observer_(job_id, type, observed);
   return id;
 }
 
@@ -67,6 +70,7 @@ void JobEvents::end(const std::string& job_id) {
     forget_old_finished();
   }
   changed_.notify_all();
+  if (observer_) observer_(job_id, "end", nlohmann::json::object());
 }
 
 void JobEvents::forget_old_finished() {

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -68,6 +69,13 @@ class JobEvents {
 
   std::optional<LiveProgress> progress(const std::string& job_id) const;
 
+  // Called after each publish (with its type and data, not the image) and after end() (type
+  // "end"), on the publishing thread and outside the lock: e.g. to relay events to other nodes.
+  // Set it before events flow.
+  using Observer = std::function<void(const std::string& job_id, const std::string& type,
+                                      const nlohmann::json& data)>;
+  void observe(Observer observer) { observer_ = std::move(observer); }
+
  private:
   struct Log {
     std::vector<JobEvent> events;
@@ -82,6 +90,7 @@ class JobEvents {
   std::map<std::string, Log> logs_;
   std::deque<std::string> finished_;  // oldest first
   size_t finished_image_bytes_ = 0;   // held by the finished jobs' previews
+  Observer observer_;
 };
 
 }  // namespace dd::service

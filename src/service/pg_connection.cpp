@@ -280,27 +280,27 @@ PgResult PgConnection::exec(const std::string& sql, const std::vector<PgParam>& 
   return PgResult(result);
 }
 
-bool PgConnection::wait_for_notification(int timeout_ms) {
+std::vector<std::string> PgConnection::wait_for_notifications(int timeout_ms) {
   auto guard = lock();
-  auto drain = [this] {
-    bool any = false;
+  std::vector<std::string> payloads;
+  auto drain = [&] {
     while (PGnotify* notice = PQnotifies(conn_)) {
+      payloads.emplace_back(notice->extra ? notice->extra : "");
       PQfreemem(notice);
-      any = true;
     }
-    return any;
   };
   auto consume = [this] {
     if (!PQconsumeInput(conn_))
       throw Error("postgresql: the listening connection to " + redacted_url_ + " was lost");
   };
   consume();
-  if (drain()) return true;
+  drain();
+  if (!payloads.empty()) return payloads;
   pollfd entry{PQsocket(conn_), POLLIN, 0};
-  const int ready = ::poll(&entry, 1, timeout_ms);
-  if (ready <= 0) return false;  // timed out, or a signal: the caller simply waits again
+  if (::poll(&entry, 1, timeout_ms) <= 0) return payloads;  // timed out, or a signal
   consume();
-  return drain();
+  drain();
+  return payloads;
 }
 
 void PgConnection::run_script(const std::string& sql) {

@@ -112,10 +112,11 @@ class PgConnection {
   // Connects again with the same parameters (after the server restarted); true when that worked.
   bool reconnect();
   bool in_transaction() const { return in_transaction_; }
-  // Waits up to `timeout_ms` for a NOTIFY on a channel this connection LISTENs to, and drains
-  // every one that arrived; true when there was any. A dd::Error when the connection is lost.
-  // Only for a connection kept for listening: it holds the connection's lock while it waits.
-  bool wait_for_notification(int timeout_ms);
+  // Waits up to `timeout_ms` for NOTIFYs on the channels this connection LISTENs to and returns
+  // the payloads of every one that arrived (empty after the timeout). A dd::Error when the
+  // connection is lost. Only for a connection kept for listening: it holds the connection's
+  // lock while it waits.
+  std::vector<std::string> wait_for_notifications(int timeout_ms);
   // The URL it was opened with, password redacted.
   const std::string& url() const { return redacted_url_; }
 

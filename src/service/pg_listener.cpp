@@ -15,7 +15,8 @@ constexpr int kWaitSliceMs = 500;
 
 }  // namespace
 
-PgListener::PgListener(std::string url, std::string channel, std::function<void()> on_notify)
+PgListener::PgListener(std::string url, std::string channel,
+                       std::function<void(const std::string&)> on_notify)
     : url_(std::move(url)), channel_(std::move(channel)), on_notify_(std::move(on_notify)) {
   thread_ = std::thread([this] { run(); });
 }
@@ -36,9 +37,10 @@ void PgListener::run() {
         connection->run_script("LISTEN " + channel_);
         if (reported) std::cerr << "listener: listening on " << channel_ << " again\n";
         reported = false;
-        on_notify_();
+        on_notify_("");
       }
-      if (connection->wait_for_notification(kWaitSliceMs)) on_notify_();
+      for (const auto& payload : connection->wait_for_notifications(kWaitSliceMs))
+        on_notify_(payload);
     } catch (const std::exception& e) {
       if (!reported) std::cerr << "listener: " << e.what() << "; retrying every second\n";
       reported = true;

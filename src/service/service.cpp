@@ -102,11 +102,20 @@ void Service::start() {
     jobs_->requeue_interrupted();
   enqueue_missing_webhooks();
   webhooks_->start();
+  // Before the worker starts: it publishes from its own thread from then on.
+  if (shared_database()) {
+    relay_ = std::make_unique<EventRelay>(*db_, options_.database, events_,
+                                          worker_->identity().worker_id);
+    if (options_.run_worker)
+      events_.observe(
+          [relay = relay_.get()](const std::string& job, const std::string& type,
+                                 const nlohmann::json& data) { relay->send(job, type, data); });
+  }
   if (options_.run_worker) {
     worker_->start();
     if (shared_database())
       listener_ = std::make_unique<PgListener>(options_.database, kQueueChannel,
-                                               [this] { worker_->wake(); });
+                                               [this](const std::string&) { worker_->wake(); });
   }
   if (leases_) leases_->start();
 }
@@ -137,6 +146,8 @@ void Service::enqueue_missing_webhooks() {
 void Service::stop() {
   listener_.reset();
   if (worker_) worker_->stop();
+  events_.observe({});  // the worker has stopped: nothing more to relay
+  relay_.reset();
   if (leases_) leases_->stop();
   if (webhooks_) webhooks_->stop();
 }

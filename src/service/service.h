@@ -11,6 +11,7 @@
 #include "service/accounts.h"
 #include "service/characters.h"
 #include "service/database.h"
+#include "service/event_relay.h"
 #include "service/image_store.h"
 #include "service/job_events.h"
 #include "service/job_store.h"
@@ -125,6 +126,7 @@ class Service {
   std::unique_ptr<WorkerPresence> presence_;  // shared database only
   std::unique_ptr<LeaseKeeper> leases_;       // shared database only
   std::unique_ptr<PgListener> listener_;      // shared database with a worker only
+  std::unique_ptr<EventRelay> relay_;         // shared database only
   CompletionBoard completions_;
 };
 

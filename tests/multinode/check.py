@@ -8,6 +8,7 @@ accepted so far. Keys come from DD_KEY_<ACCOUNT> (DD_KEY_ALICE, DD_KEY_BOB).
   python check.py wait-started BASE STATE          prints the id of a job seen starting
   python check.py wait-all BASE STATE [--deadline S]
   python check.py cancel BASE STATE                a running job cancelled through the API node
+  python check.py events BASE STATE                the API node streams a worker's progress
   python check.py outage BASE STATE                requests that need the database answer 503
   python check.py soak BASE STATE --seconds S
 """
@@ -213,6 +214,40 @@ def cmd_cancel(args) -> None:
     print(f"PASS: a running job cancelled through the API node ended CANCELLED on its worker")
 
 
+def cmd_events(args) -> None:
+    """A job submitted to the API node runs on a worker; its event stream on the API node
+    carries the worker's progress events (relayed between nodes), then the final job."""
+    job = submit_one(args.base, "alice", 40, 128)
+    append_state(args.state, [job])
+    types, final = [], None
+    with requests.get(f"{args.base}/v0/api/jobs/{job['id']}/events", headers=headers("alice"),
+                      stream=True, timeout=args.deadline) as response:
+        if response.status_code != 200:
+            raise Failure(f"GET events: {response.status_code} {response.text}")
+        event, data = "", ""
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("event: "):
+                event = line[len("event: "):]
+            elif line.startswith("data: "):
+                data = line[len("data: "):]
+            elif line == "" and event:
+                types.append(event)
+                if event == "job":
+                    final = json.loads(data)
+                    break
+                event, data = "", ""
+    if final is None:
+        raise Failure(f"the event stream ended without its job event (saw {types})")
+    progress = types.count("progress")
+    if progress == 0:
+        raise Failure(f"no progress event reached the API node's stream (saw {types})")
+    status = final.get("job", final).get("status")
+    if status != "SUCCESS":
+        raise Failure(f"the stream's final job is {status}")
+    print(f"PASS: the API node streamed {progress} progress events of a job run on a worker, "
+          f"then the job")
+
+
 def expect_503(response: requests.Response, what: str) -> None:
     if response.status_code != 503:
         raise Failure(f"{what} while PostgreSQL is down: {response.status_code}, wanted 503; "
@@ -309,7 +344,7 @@ def main() -> int:
     ready.add_argument("status", type=int)
     ready.add_argument("--problem", default="")
     ready.add_argument("--deadline", type=float, default=60)
-    for name in ("submit", "wait-started", "wait-all", "cancel", "outage", "soak"):
+    for name in ("submit", "wait-started", "wait-all", "cancel", "events", "outage", "soak"):
         command = commands.add_parser(name)
         command.add_argument("base")
         command.add_argument("state")
@@ -324,7 +359,7 @@ def main() -> int:
             command.add_argument("--drain", type=float, default=300)
     args = parser.parse_args()
     handler = {"ready": cmd_ready, "submit": cmd_submit, "wait-started": cmd_wait_started,
-               "wait-all": cmd_wait_all, "cancel": cmd_cancel, "outage": cmd_outage, "soak": cmd_soak}[args.command]
+               "wait-all": cmd_wait_all, "cancel": cmd_cancel, "events": cmd_events, "outage": cmd_outage, "soak": cmd_soak}[args.command]
     try:
         handler(args)
     except (Failure, requests.RequestException, KeyError) as error:

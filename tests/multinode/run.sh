@@ -8,6 +8,7 @@
 #     expires, another worker runs the job, and every job ends SUCCESS once, with exactly one
 #     image object per sample (no second set from the killed worker);
 #  2b. a long job cancelled through the API node ends CANCELLED on its worker within seconds;
+#  2c. the API node's event stream of a job run on a worker carries its progress events;
 #  3. PostgreSQL is stopped while jobs are queued and running: GET and POST answer 503 with
 #     Retry-After; once it is back (same data) the nodes recover by themselves and every job
 #     accepted before the outage ends SUCCESS;
@@ -167,6 +168,9 @@ echo "PASS: worker w4 joined in place of $victim"
 
 # ---- cancellation reaches the worker running the job --------------------------------------------
 check cancel "$base" "$state" --deadline 120
+
+# ---- live progress of a job on a worker, streamed by the API node ------------------------------
+check events "$base" "$state" --deadline 120
 
 # ---- PostgreSQL restarted mid-run ---------------------------------------------------------------
 outage_state="$work/outage.jsonl"

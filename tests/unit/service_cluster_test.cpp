@@ -1,8 +1,8 @@
 // Several nodes on one PostgreSQL database (postgres_server.h): claims never overlap (FOR UPDATE
 // SKIP LOCKED), a dead worker's lease runs out and its job runs elsewhere but succeeds once,
 // leases renew, a stopping worker hands its job back, loaded models come first without starving
-// others, heartbeats, NOTIFY wakes a listener, one delivery per job, and a connection killed
-// under a node is DatabaseUnavailable once and then re-opened.
+// others, heartbeats, NOTIFY wakes a listener, live events relayed between nodes, one delivery
+// per job, and a connection killed under a node is DatabaseUnavailable once and then re-opened.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "postgres_server.h"
+#include "service/event_relay.h"
 #include "service/job_store.h"
 #include "service/pg_listener.h"
 #include "service/webhooks.h"
@@ -146,7 +147,7 @@ TEST_F(ClusterTest, HeartbeatsCountLiveWorkers) {
 
 TEST_F(ClusterTest, QueueingAJobWakesAListenerOnAnotherConnection) {
   std::atomic<int> wakes{0};
-  PgListener listener(url_, kQueueChannel, [&] { ++wakes; });
+  PgListener listener(url_, kQueueChannel, [&](const std::string&) { ++wakes; });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (wakes == 0 && std::chrono::steady_clock::now() < deadline)  // the first: connected
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -187,6 +188,36 @@ TEST_F(ClusterTest, ALostConnectionIsUnavailableOnceThenReopened) {
   const auto again = store.get_any(job.id);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->id, job.id);
+}
+
+TEST_F(ClusterTest, LiveEventsOfAJobOnOneNodeReachTheOthersOnce) {
+  Database db_a(url_), db_b(url_);
+  JobEvents events_a, events_b;
+  EventRelay a(db_a, url_, events_a, "node-a"), b(db_b, url_, events_b, "node-b");
+  events_a.observe([&](const std::string& job, const std::string& type,
+                       const nlohmann::json& data) { a.send(job, type, data); });
+  // Node b listens once its connection is up: publish until an event gets through.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int published = 0;
+  while (!events_b.progress("job-1") && std::chrono::steady_clock::now() < deadline) {
+    events_a.publish("job-1", "progress", {{"step", ++published}, {"steps", 100}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(events_b.progress("job-1"));
+  events_a.publish("job-1", "preview", {{"step", 1}}, std::make_shared<std::string>("png"));
+  events_a.publish("job-1", "status", {{"status", "SUCCESS"}});
+  events_a.end("job-1");
+  while (!events_b.progress("job-1")->ended && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto relayed = events_b.after("job-1", 0, 0);
+  EXPECT_TRUE(relayed.ended);
+  ASSERT_FALSE(relayed.events.empty());
+  EXPECT_EQ(relayed.events.back().type, "status");  // previews stay on their node
+  EXPECT_EQ(relayed.events.back().data["status"], "SUCCESS");
+  for (const auto& event : relayed.events) EXPECT_NE(event.type, "preview");
+  // Node a's own notifications come back to it too, and are not published twice.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(events_a.after("job-1", 0, 0).events.size(), size_t(published + 2));
 }
 
 }  // namespace
