@@ -10,122 +10,10 @@
 
 #include "io/image.h"
 #include "io/image_codec.h"
-#include "postgres_server.h"
-#include "service/crypto.h"
-#include "service/worker.h"
-#include "test_support.h"
+#include "service_worker_fixture.h"
 
 namespace dd::service {
 namespace {
-
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-
-const std::string kAccount = "acct-1";
-
-class WorkerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    DD_REQUIRE_FIXTURES();
-    const fs::path fixtures = fs::path(test::fixtures_dir()) / "models";
-    dir_ = fs::temp_directory_path() / ("dd-worker-" + random_hex(8));
-    fs::create_directories(dir_ / "models" / "loras");
-    fs::create_directory_symlink(fixtures / "sd15-tiny", dir_ / "models" / "sd15-tiny");
-    fs::create_symlink(fixtures / "lora" / "sd15-tiny-lora.safetensors",
-                       dir_ / "models" / "loras" / "tiny-lora.safetensors");
-    std::ofstream(dir_ / "models" / "sd15-tiny.json")
-        << R"({"aliases": ["tiny"], "defaults": {"steps": 2, "width": 64, "height": 64}})";
-    models_ = std::make_unique<ModelRegistry>((dir_ / "models").string(), 0, torch::kFloat32);
-    open();
-  }
-
-  void TearDown() override {
-    if (worker_) worker_->stop();
-    worker_.reset();
-    images_.reset();
-    jobs_.reset();
-    db_.reset();
-    models_.reset();
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
-  // Opens the stores on the database file (again, after a simulated restart).
-  void open() {
-    worker_.reset();
-    images_.reset();
-    jobs_.reset();
-    db_ = std::make_unique<Database>(test::test_database((dir_ / "db.sqlite").string()));
-    jobs_ = std::make_unique<JobStore>(*db_);
-    images_ = std::make_unique<ImageStore>(*db_, (dir_ / "data").string());
-    worker_ = std::make_unique<Worker>(
-        *jobs_, *images_, *models_, events_,
-        [this](const Job& job) {
-          std::lock_guard lock(finished_mutex_);
-          finished_.push_back(job);
-        },
-        preview_every_);
-  }
-
-  std::string submit(const JobSpec& spec) {
-    NewJob job;
-    job.account_id = kAccount;
-    job.dialect = "jobs";
-    job.spec = spec;
-    const auto id = jobs_->create(job).id;
-    worker_->wake();
-    return id;
-  }
-
-  // Polls until `done(job)` holds (or 120 s passed).
-  Job wait_for(const std::string& id, const std::function<bool(const Job&)>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      const auto job = jobs_->get_any(id);
-      if (job && done(*job)) return *job;
-      std::this_thread::sleep_for(1ms);
-    }
-    ADD_FAILURE() << "job " << id << " did not reach the expected state";
-    return *jobs_->get_any(id);
-  }
-
-  Job wait_final(const std::string& id) {
-    return wait_for(id, [](const Job& job) { return is_final(job.status); });
-  }
-
-  std::vector<Job> finished() {
-    std::lock_guard lock(finished_mutex_);
-    return finished_;
-  }
-
-  // The jobs reported to on_finished, once there are `count` (it runs just after the store
-  // records the end, so a poller can see the status first).
-  std::vector<Job> wait_finished(size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (finished().size() < count && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(1ms);
-    return finished();
-  }
-
-  static JobSpec tiny_spec() {
-    JobSpec spec;
-    spec.params.prompt = "a red square";
-    spec.params.negative_prompt = "blurry";
-    spec.params.seed = 42;
-    spec.params.sampler = "Euler a";
-    return spec;
-  }
-
-  fs::path dir_;
-  std::unique_ptr<ModelRegistry> models_;
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<JobStore> jobs_;
-  std::unique_ptr<ImageStore> images_;
-  JobEvents events_;
-  int preview_every_ = 0;
-  std::unique_ptr<Worker> worker_;
-  std::mutex finished_mutex_;
-  std::vector<Job> finished_;
-};
 
 TEST_F(WorkerTest, RunsAQueuedJobToSuccessWithPngOutputs) {
   worker_->start();
@@ -356,52 +244,6 @@ TEST_F(WorkerTest, StopLeavesTheRunningJobForTheNextStart) {
   jobs_->update_spec(id, shorter);
   ASSERT_TRUE(worker_->run_one());
   EXPECT_EQ(jobs_->get_any(id)->status, JobStatus::Success);
-}
-
-// Jobs that can share a pass run as one batch (generate_batch.h), each with its own prompt, seed,
-// guidance and images, the pixels it gets alone (within one 8-bit step); one that differs in
-// steps waits for its own run.
-TEST_F(WorkerTest, BatchesQueuedJobsThatShareAPassEachWithItsOwnImages) {
-  JobSpec base = tiny_spec();
-  base.model = "sd15-tiny";  // as Service::submit records it: batches are found by model
-  std::vector<JobSpec> specs(3, base);
-  specs[1].params.prompt = "a blue circle";
-  specs[1].params.seed = 7;
-  specs[1].params.cfg = 3.0;
-  specs[2].params.seed = 9;
-  JobSpec different = base;
-  different.params.steps = 3;
-  auto pixels = [&](const std::string& id) {
-    const auto job = jobs_->get_any(id);
-    EXPECT_EQ(job->status, JobStatus::Success) << job->error;
-    const auto record = images_->get(job->outputs.at(0).image_id, kAccount);
-    const auto bytes = images_->read_bytes(*record);
-    return io::decode_png(std::vector<uint8_t>(bytes.begin(), bytes.end()), "output").rgb;
-  };
-  std::vector<std::vector<uint8_t>> alone;
-  for (const auto& spec : specs) {
-    const auto id = submit(spec);
-    ASSERT_TRUE(worker_->run_one());
-    alone.push_back(pixels(id));
-  }
-
-  worker_->batch_up_to(4);
-  std::vector<std::string> ids;
-  for (const auto& spec : specs) ids.push_back(submit(spec));
-  const auto later = submit(different);
-  ASSERT_TRUE(worker_->run_one());  // the three that match, in one pass
-  EXPECT_EQ(jobs_->get_any(later)->status, JobStatus::Created);
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const auto batched = pixels(ids[i]);
-    ASSERT_EQ(batched.size(), alone[i].size());
-    int worst = 0;
-    for (size_t k = 0; k < batched.size(); ++k)
-      worst = std::max(worst, std::abs(int(batched[k]) - int(alone[i][k])));
-    EXPECT_LE(worst, 1) << "job " << i;
-  }
-  EXPECT_NE(pixels(ids[0]), pixels(ids[1]));
-  ASSERT_TRUE(worker_->run_one());
-  EXPECT_EQ(jobs_->get_any(later)->status, JobStatus::Success);
 }
 
 }  // namespace
