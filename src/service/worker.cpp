@@ -108,6 +108,12 @@ bool Worker::owns(const std::string& job_id) const {
   return lost_jobs_.count(job_id) == 0;
 }
 
+std::string Worker::failure_reason(const std::exception& e) {
+  if (const auto* engine = dynamic_cast<const c10::Error*>(&e))
+    return std::string("engine error: ") + engine->what_without_backtrace();
+  return e.what();
+}
+
 bool Worker::run_one() {
   const auto job = jobs_.claim_next(claim_options());
   if (!job) return false;
@@ -151,10 +157,8 @@ void Worker::run_job(const Job& job) {
     std::cerr << "worker: job " << job.id << " dropped: " << e.what() << "\n";
     stats_.set_running("");
     return;
-  } catch (const c10::Error& e) {
-    jobs_.fail(job.id, std::string("engine error: ") + e.what_without_backtrace(), me);
   } catch (const std::exception& e) {
-    jobs_.fail(job.id, e.what(), me);
+    jobs_.fail(job.id, failure_reason(e), me);
   } catch (...) {
     jobs_.fail(job.id, "unknown error", me);
   }

@@ -76,6 +76,8 @@ class Worker {
   std::vector<OutputFile> generate_outputs(const Job& job);
   void finish(const std::string& job_id);
   bool owns(const std::string& job_id) const;  // false once its lease was lost
+  // What a failed job records: the message, engine errors without their C++ backtrace.
+  static std::string failure_reason(const std::exception& e);
   ClaimOptions claim_options() const;
   void set_batch(std::vector<std::string> job_ids);
   // The batch path: false when `first` cannot be batched or nothing queued can join it (the

@@ -165,10 +165,7 @@ void Worker::run_members(std::vector<BatchMember>& batch, const ModelInfo& info,
   } catch (const DatabaseUnavailable& e) {
     std::cerr << "worker: batch dropped: " << e.what() << "\n";
   } catch (const std::exception& e) {
-    const std::string message = dynamic_cast<const c10::Error*>(&e)
-                                    ? std::string("engine error: ") +
-                                          static_cast<const c10::Error&>(e).what_without_backtrace()
-                                    : e.what();
+    const std::string message = failure_reason(e);
     for (const auto& member : batch) {
       jobs_.fail(member.job.id, message, me);
       finished.push_back(member.job.id);
